@@ -1,0 +1,88 @@
+"""Plain-array containers passed between replay, the Bellman updater and the learner.
+
+Arrays only (no torch), so a batch can cross a process boundary as-is. Images stay
+uint8 (N, H, W, 3) to keep memory at a quarter of float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from policies.spec import ACTION_DIM, STATE_DIM
+
+
+def _check_array(name: str, array: np.ndarray, dtype: type, shape: tuple) -> None:
+    """shape uses None for 'any size'; the first entry is the batch length."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(array).__name__}")
+    if array.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype).name}, got {array.dtype.name}")
+    wrong_size = any(want is not None and got != want for got, want in zip(array.shape, shape, strict=False))
+    if array.ndim != len(shape) or wrong_size:
+        pretty = tuple("*" if s is None else s for s in shape)
+        raise ValueError(f"{name} must have shape {pretty}, got {array.shape}")
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """N transitions (s, a, r, s', done) as flat arrays.
+
+    images (N, H, W, 3) uint8, states (N, 2) float32, actions (N, 8) float32,
+    rewards (N,) float32, next_images (N, H, W, 3) uint8, next_states (N, 2) float32,
+    dones (N,) uint8 (1: episode ended here, no bootstrap from s').
+    """
+
+    images: np.ndarray
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_images: np.ndarray
+    next_states: np.ndarray
+    dones: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.images.shape[0] if isinstance(self.images, np.ndarray) else None
+        _check_array("images", self.images, np.uint8, (n, None, None, 3))
+        h, w = self.images.shape[1:3]
+        _check_array("states", self.states, np.float32, (n, STATE_DIM))
+        _check_array("actions", self.actions, np.float32, (n, ACTION_DIM))
+        _check_array("rewards", self.rewards, np.float32, (n,))
+        _check_array("next_images", self.next_images, np.uint8, (n, h, w, 3))
+        _check_array("next_states", self.next_states, np.float32, (n, STATE_DIM))
+        _check_array("dones", self.dones, np.uint8, (n,))
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def take(self, indices: np.ndarray) -> Transitions:
+        return Transitions(**{f.name: getattr(self, f.name)[indices] for f in fields(self)})
+
+    @staticmethod
+    def concatenate(parts: list[Transitions]) -> Transitions:
+        if not parts:
+            raise ValueError("cannot concatenate an empty list of transitions")
+        return Transitions(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Transitions)})
+
+
+@dataclass(frozen=True)
+class LabelledBatch:
+    """What the learner trains on: (s, a) and a Bellman target in [0, 1] per row."""
+
+    images: np.ndarray  # (B, H, W, 3) uint8
+    states: np.ndarray  # (B, 2) float32
+    actions: np.ndarray  # (B, 8) float32
+    targets: np.ndarray  # (B,) float32 in [0, 1]
+
+    def __post_init__(self) -> None:
+        n = self.images.shape[0] if isinstance(self.images, np.ndarray) else None
+        _check_array("images", self.images, np.uint8, (n, None, None, 3))
+        _check_array("states", self.states, np.float32, (n, STATE_DIM))
+        _check_array("actions", self.actions, np.float32, (n, ACTION_DIM))
+        _check_array("targets", self.targets, np.float32, (n,))
+        if not np.all((self.targets >= 0.0) & (self.targets <= 1.0)):
+            raise ValueError("targets must lie in [0, 1] for the log loss")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]

@@ -1,0 +1,39 @@
+"""QTOptConfig: the typed, validated settings of the QT-Opt learning core.
+
+A pydantic v2 model with extra="forbid", so a misspelt key fails. Errors are pydantic
+ValidationErrors whose ``loc`` gives the dotted field path (e.g. ``cem``,
+``offline_fraction``) for the CLI to print. CEM settings are policies.cem.CEMConfig (a
+numpy-only dataclass, so the runtime needs no pydantic); its cross-field checks raise
+ValueError, which pydantic reports at ``cem``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.cem import CEMConfig
+from policies.qnet import MIN_IMAGE_SIZE
+from policies.spec import DEFAULT_MAX_TRANSLATION, ActionSpec
+from policies.targets import DEFAULT_LAGGED_PERIOD, DEFAULT_POLYAK_TAU
+
+
+class QTOptConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: Literal["paper", "fast"] = "fast"
+    image_size: int = Field(64, ge=MIN_IMAGE_SIZE)
+    batch_size: int = Field(64, gt=0)
+    learning_rate: float = Field(3e-4, gt=0)
+    gamma: float = Field(0.9, gt=0, le=1)
+    polyak_tau: float = Field(DEFAULT_POLYAK_TAU, gt=0, le=1)
+    lagged_period: int = Field(DEFAULT_LAGGED_PERIOD, gt=0, description="learner steps between lagged-target copies")
+    cem: CEMConfig = CEMConfig()
+    offline_fraction: float = Field(0.5, ge=0, le=1, description="share of each batch drawn from offline episodes")
+    # 20k transitions of two 64x64 uint8 images each: about 0.5 GB.
+    online_capacity: int = Field(20_000, gt=0, description="transitions kept in the online ring buffer")
+    max_translation: float = Field(DEFAULT_MAX_TRANSLATION, gt=0, description="metres per step, each axis")
+
+    def action_spec(self) -> ActionSpec:
+        return ActionSpec(max_translation=self.max_translation)

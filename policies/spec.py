@@ -1,0 +1,69 @@
+"""The QT-Opt observation and action conventions, as plain numbers and arrays.
+
+Observation: an RGB image, uint8 (H, W, 3), and a state vector, float32 (STATE_DIM,) =
+[gripper_closed (0 or 1), height of the gripper above the bin floor in metres].
+
+Action, float32 (ACTION_DIM,):
+
+    index  name        range                         meaning
+    0..2   dx, dy, dz  [-max_translation, +max_t.]   Cartesian move per step, metres
+    3, 4   sin, cos    [-1, 1]                       rotation about the vertical axis
+    5      close       [0, 1]                        close the gripper (acted on above 0.5)
+    6      open        [0, 1]                        open the gripper (acted on above 0.5)
+    7      terminate   [0, 1]                        end the episode (acted on above 0.5)
+
+Dims 0..4 are continuous (CEM fits a Gaussian to them), dims 5..7 binary (CEM fits a
+Bernoulli and samples exactly 0 or 1). This module needs only numpy, so the exported
+runtime can use it without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STATE_DIM = 2
+ACTION_DIM = 8
+
+CONTINUOUS_DIMS = (0, 1, 2, 3, 4)
+BINARY_DIMS = (5, 6, 7)
+
+DEFAULT_MAX_TRANSLATION = 0.05
+BINARY_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """Bounds and dimension roles of the 8-dim QT-Opt action."""
+
+    max_translation: float = DEFAULT_MAX_TRANSLATION
+    continuous_dims: tuple[int, ...] = CONTINUOUS_DIMS
+    binary_dims: tuple[int, ...] = BINARY_DIMS
+    low: np.ndarray = field(init=False, repr=False, compare=False)
+    high: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.max_translation) and self.max_translation > 0):
+            raise ValueError(f"max_translation must be a positive number, got {self.max_translation!r}")
+        t = float(self.max_translation)
+        low = np.array([-t, -t, -t, -1.0, -1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+        high = np.array([t, t, t, 1.0, 1.0, 1.0, 1.0, 1.0], dtype=np.float32)
+        low.flags.writeable = False
+        high.flags.writeable = False
+        # Frozen dataclass: derived fields are set once here, then read-only.
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    @property
+    def dim(self) -> int:
+        return ACTION_DIM
+
+    def clip(self, actions: np.ndarray) -> np.ndarray:
+        """Clip actions (..., 8) into the bounds, returning float32."""
+        return np.clip(actions, self.low, self.high).astype(np.float32, copy=False)
+
+    def contains(self, actions: np.ndarray) -> bool:
+        """True when every action (..., 8) lies within the bounds."""
+        actions = np.asarray(actions)
+        return bool(np.all((actions >= self.low) & (actions <= self.high)))

@@ -1,0 +1,102 @@
+"""The object library: primitives and random convex meshes, addressable by id.
+
+Ids 0..99 are primitives (box, sphere, cylinder, capsule, ellipsoid; 20 size
+variants each). Ids 100..1099 are random convex objects, each the convex hull
+of a random point cloud, like the 1000 random objects of the PyBullet grasping
+benchmark. Every object is generated from its id alone, so the library needs
+no files and is the same on every machine.
+
+The held-out test split is fixed: ids whose last digit is 9 (10% of each
+kind). Training code draws from `TRAIN_IDS` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+PRIMITIVE_KINDS = ("box", "sphere", "cylinder", "capsule", "ellipsoid")
+NUM_PRIMITIVES = 100
+NUM_MESHES = 1000
+LIBRARY_SIZE = NUM_PRIMITIVES + NUM_MESHES
+_LIBRARY_SEED = 20180627  # fixed forever: changing it changes every object
+
+
+def is_test_id(object_id: int) -> bool:
+    return object_id % 10 == 9
+
+
+TEST_IDS = tuple(i for i in range(LIBRARY_SIZE) if is_test_id(i))
+TRAIN_IDS = tuple(i for i in range(LIBRARY_SIZE) if not is_test_id(i))
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    id: int
+    kind: str  # one of PRIMITIVE_KINDS or "mesh"
+    size: tuple[float, ...]  # MuJoCo geom size for primitives; bounding half-extents for meshes
+    rgba: tuple[float, float, float, float]
+    vertices: tuple[tuple[float, float, float], ...] = ()  # mesh only
+
+    @property
+    def name(self) -> str:
+        return f"obj{self.id:04d}_{self.kind}"
+
+    @property
+    def half_height(self) -> float:
+        """Largest half-extent: a safe clearance when dropping the object."""
+        if self.kind in ("sphere",):
+            return self.size[0]
+        if self.kind in ("cylinder", "capsule"):
+            return self.size[1] + (self.size[0] if self.kind == "capsule" else 0.0)
+        return max(self.size)
+
+
+@lru_cache(maxsize=None)
+def get_object(object_id: int) -> ObjectDef:
+    if not 0 <= object_id < LIBRARY_SIZE:
+        raise KeyError(f"unknown object id {object_id} (the library has ids 0..{LIBRARY_SIZE - 1})")
+    rng = np.random.default_rng([_LIBRARY_SEED, object_id])
+    rgba = (*(float(c) for c in rng.uniform(0.15, 0.95, size=3)), 1.0)
+    if object_id < NUM_PRIMITIVES:
+        kind = PRIMITIVE_KINDS[object_id % len(PRIMITIVE_KINDS)]
+        return ObjectDef(object_id, kind, _primitive_size(kind, rng), rgba)
+    # Random convex object: points in a random box; MuJoCo takes their convex hull.
+    half_extents = rng.uniform(0.012, 0.03, size=3)
+    count = int(rng.integers(8, 25))
+    points = rng.uniform(-1.0, 1.0, size=(count, 3)) * half_extents
+    points -= points.mean(axis=0)
+    vertices = tuple(tuple(float(v) for v in point) for point in points)
+    size = tuple(float(v) for v in np.abs(points).max(axis=0))
+    return ObjectDef(object_id, "mesh", size, rgba, vertices)
+
+
+def _primitive_size(kind: str, rng: np.random.Generator) -> tuple[float, ...]:
+    # Sizes keep at least one horizontal width below the gripper's opening.
+    if kind == "box":
+        return tuple(float(v) for v in rng.uniform(0.012, 0.03, size=3))
+    if kind == "sphere":
+        return (float(rng.uniform(0.016, 0.03)),)
+    if kind in ("cylinder", "capsule"):
+        return (float(rng.uniform(0.012, 0.026)), float(rng.uniform(0.015, 0.035)))
+    if kind == "ellipsoid":
+        return tuple(float(v) for v in rng.uniform(0.014, 0.03, size=3))
+    raise ValueError(f"unknown primitive kind {kind!r}")
+
+
+def split_ids(split: str, kinds: str = "all") -> tuple[int, ...]:
+    """Library ids of one split ('train' or 'test'), optionally of one kind family."""
+    ids = {"train": TRAIN_IDS, "test": TEST_IDS}[split]
+    if kinds == "primitive":
+        return tuple(i for i in ids if i < NUM_PRIMITIVES)
+    if kinds == "mesh":
+        return tuple(i for i in ids if i >= NUM_PRIMITIVES)
+    return ids
+
+
+def draw_object_ids(rng: np.random.Generator, count: int, split: str, kinds: str = "all") -> tuple[int, ...]:
+    """`count` distinct ids from a split, drawn with the caller's generator."""
+    pool = split_ids(split, kinds)
+    return tuple(int(i) for i in rng.choice(pool, size=count, replace=False))

@@ -1,0 +1,142 @@
+"""The grasping environment: a `gymnasium.Env` with QT-Opt's spaces.
+
+Observation: `image` (H, W, 3) uint8 from the shoulder camera,
+`gripper_closed` (1,) and `height` (1,), the fingertip height above the bin
+floor in metres. Action (8,): translation dx, dy, dz in metres per step, the
+rotation about the vertical axis as (sin, cos), then close, open and
+terminate, each acted on above 0.5. The policy closes and terminates by
+itself: nothing closes the gripper for it.
+
+Each reset draws the episode's objects from the scene's split and rebuilds the
+model only when the set of objects changed. `info` carries the true success,
+the library ids of the objects, and the physics state needed to re-render
+the step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco's GL is first used
+
+import gymnasium as gym  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from scenes.build import Scene, build_scene  # noqa: E402
+from scenes.objects import draw_object_ids  # noqa: E402
+from scenes.render import SceneRenderer  # noqa: E402
+from scenes.spec import SceneSpec, load_scene  # noqa: E402
+from scenes.task import GraspTask  # noqa: E402
+
+ENV_ID = "workbench/Grasp-v0"
+STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # everything needed to resume or re-render
+
+
+class GraspEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, scene: str | Path | SceneSpec = "bin_grasp", *, split: str | None = None,
+                 image_size: int | None = None, render_mode: str | None = None):
+        self.spec_scene = scene if isinstance(scene, SceneSpec) else load_scene(scene)
+        if image_size is not None:
+            camera = self.spec_scene.camera.model_copy(update={"width": image_size, "height": image_size})
+            self.spec_scene = self.spec_scene.model_copy(update={"camera": camera})
+        if split not in (None, "train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.split = split or self.spec_scene.objects.split
+        self.render_mode = render_mode
+        cam, task = self.spec_scene.camera, self.spec_scene.task
+        self.observation_space = gym.spaces.Dict({
+            "image": gym.spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8),
+            "gripper_closed": gym.spaces.Box(0.0, 1.0, (1,), np.float32),
+            "height": gym.spaces.Box(-0.1, 1.0, (1,), np.float32),
+        })
+        t = task.max_translation
+        self.action_space = gym.spaces.Box(
+            low=np.array([-t, -t, -t, -1, -1, 0, 0, 0], np.float32),
+            high=np.array([t, t, t, 1, 1, 1, 1, 1], np.float32),
+        )
+        self.renderer = SceneRenderer(cam.width, cam.height)
+        self.scene: Scene | None = None
+        self.task: GraspTask | None = None
+        self.data: mujoco.MjData | None = None
+        self.steps = 0
+        self._image: np.ndarray | None = None
+
+    # -- gym API -------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        objects = self.spec_scene.objects
+        ids = tuple(options.get("object_ids") or objects.ids) or draw_object_ids(
+            self.np_random, objects.count, self.split, objects.kinds)
+        self._load_objects(ids)
+        self.task.reset(self.data, self.np_random)
+        self.steps = 0
+        return self._observe(), self._info(success=False)
+
+    def step(self, action):
+        action = np.clip(np.asarray(action, np.float32), self.action_space.low, self.action_space.high)
+        task = self.spec_scene.task
+        yaw_delta = math.atan2(float(action[3]), float(action[4])) / math.pi * task.max_rotation
+        close = None
+        if max(action[5], action[6]) > 0.5:
+            close = bool(action[5] >= action[6])
+        self.task.apply(self.data, action[:3].astype(np.float64), yaw_delta, close)
+        self.steps += 1
+        terminated = bool(action[7] > 0.5) or self.steps >= task.max_steps
+        success = terminated and self.task.held_object(self.data) is not None
+        reward = 1.0 if success else -task.step_penalty
+        return self._observe(), reward, terminated, False, self._info(success)
+
+    def render(self):
+        return None if self._image is None else self._image.copy()
+
+    def close(self):
+        self.renderer.close()
+
+    # -- helpers ---------------------------------------------------------------
+    def _load_objects(self, ids: tuple[int, ...]) -> None:
+        if self.scene is not None and self.scene.object_ids == ids:
+            return  # same objects: keep the compiled model and render context
+        self.scene = build_scene(self.spec_scene, ids)
+        self.task = GraspTask(self.scene)
+        self.data = mujoco.MjData(self.scene.model)
+        self.renderer.set_model(self.scene.model, self.scene.handles.camera)
+
+    def _observe(self) -> dict:
+        self._image = self.renderer.render(self.data)
+        return {
+            "image": self._image,
+            "gripper_closed": np.array([float(self.task.closed)], np.float32),
+            "height": np.array([self.task.gripper_height(self.data)], np.float32),
+        }
+
+    def _info(self, success: bool) -> dict:
+        return {
+            "success": success,
+            "object_ids": self.scene.object_ids,
+            "step": self.steps,
+            "physics_state": self.physics_state(),
+        }
+
+    def physics_state(self) -> np.ndarray:
+        state = np.empty(mujoco.mj_stateSize(self.scene.model, STATE_SPEC))
+        mujoco.mj_getState(self.scene.model, self.data, state, STATE_SPEC)
+        return state
+
+    def privileged_view(self) -> dict:
+        """True poses, for scripted oracles and tests only; a policy never sees this."""
+        h = self.scene.handles
+        return {
+            "gripper_pos": self.data.xpos[h.gripper.hand].copy(),
+            "gripper_yaw": self.task.target_yaw,
+            "bin_floor_z": h.bin_floor_z,
+            "object_pos": np.array([self.data.xpos[o.body] for o in h.objects]),
+            "object_xmat": np.array([self.data.geom_xmat[o.geom].reshape(3, 3) for o in h.objects]),
+            "object_half_extents": np.array([self.scene.model.geom_aabb[o.geom][3:] for o in h.objects]),
+            "object_half_height": np.array([o.half_height for o in h.objects]),
+        }
