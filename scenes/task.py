@@ -109,6 +109,9 @@ class GraspTask:
             done += chunk
             data.mocap_pos[g.mocap] = start + (self.target_pos - start) * (done / self.substeps)
             mujoco.mj_step(model, data, nstep=chunk)
+        # mj_step leaves positions and contacts one substep stale; bring them up to
+        # date so the image, the success check and the saved state agree.
+        mujoco.mj_forward(model, data)
 
     # -- observation and success ------------------------------------------
     def gripper_height(self, data: mujoco.MjData) -> float:

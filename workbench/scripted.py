@@ -114,7 +114,7 @@ class ExplorerPolicy:
         self.rng = rng
         self.offset = np.zeros(3)  # commanded motion since reset: what a robot knows of itself
         self.goal_xy = rng.uniform([-hx * 0.8, -hy * 0.8], [hx * 0.8, hy * 0.8])
-        self.grasp_height = rng.uniform(0.0, 0.03)
+        self.grasp_height = rng.uniform(0.0, 0.012)
         self.yaw = rng.uniform(-1, 1)
         self.phase = "approach"
         self.last_height = np.inf
@@ -158,3 +158,15 @@ class ExplorerPolicy:
     def _random_action(self, step: float) -> np.ndarray:
         translation = self.rng.uniform(-step, step, size=3)
         return make_action(translation, self.rng.uniform(-1, 1))
+
+
+SCRIPTED_POLICIES = {"oracle": OraclePolicy, "explorer": ExplorerPolicy}
+
+
+def make_policy(name: str, env: GraspEnv):
+    """A scripted policy by name; later pipelines add trained runs (a directory)."""
+    from workbench.errors import UserError
+
+    if name in SCRIPTED_POLICIES:
+        return SCRIPTED_POLICIES[name](env)
+    raise UserError(f"unknown policy {name!r}: expected one of {', '.join(SCRIPTED_POLICIES)} or a run directory")

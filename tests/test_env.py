@@ -1,0 +1,128 @@
+"""The grasping environment: API conformance, determinism, success detection."""
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from workbench import ENV_ID, GraspEnv
+from workbench.scripted import ExplorerPolicy, OraclePolicy, make_action
+
+
+@pytest.fixture(scope="module")
+def env():
+    environment = GraspEnv("bin_grasp", split="test")
+    yield environment
+    environment.close()
+
+
+def test_check_env_passes():
+    environment = gym.make(ENV_ID, scene="tabletop_single")
+    check_env(environment.unwrapped, skip_render_check=True)
+    environment.close()
+
+
+def test_spaces_are_qtopt(env):
+    obs, info = env.reset(seed=0)
+    assert obs["image"].shape == (64, 64, 3) and obs["image"].dtype == np.uint8
+    assert obs["gripper_closed"].shape == (1,) and obs["height"].shape == (1,)
+    assert env.action_space.shape == (8,)
+    assert 0.15 < obs["height"][0] < 0.3
+    assert set(info) >= {"success", "object_ids", "physics_state"}
+    assert len(info["object_ids"]) == env.spec_scene.objects.count
+
+
+def test_same_seed_same_scene():
+    first, second = GraspEnv("bin_grasp"), GraspEnv("bin_grasp")
+    obs_a, info_a = first.reset(seed=7)
+    obs_b, info_b = second.reset(seed=7)
+    assert info_a["object_ids"] == info_b["object_ids"]
+    np.testing.assert_array_equal(info_a["physics_state"], info_b["physics_state"])
+    np.testing.assert_array_equal(obs_a["image"], obs_b["image"])
+    _, info_c = first.reset(seed=8)
+    assert info_c["object_ids"] != info_a["object_ids"]
+    first.close()
+    second.close()
+
+
+def test_test_split_env_only_sees_test_objects(env):
+    from scenes.objects import TEST_IDS
+
+    for seed in range(5):
+        _, info = env.reset(seed=seed)
+        assert set(info["object_ids"]) <= set(TEST_IDS)
+
+
+def test_physics_state_rerenders_the_same_image(env):
+    obs, info = env.reset(seed=3)
+    for _ in range(3):
+        obs, _, _, _, info = env.step(make_action([0.02, 0.0, -0.03]))
+    data = mujoco.MjData(env.scene.model)
+    mujoco.mj_setState(env.scene.model, data, info["physics_state"], mujoco.mjtState.mjSTATE_INTEGRATION)
+    mujoco.mj_forward(env.scene.model, data)
+    np.testing.assert_array_equal(env.renderer.render(data), obs["image"])
+
+
+def _oracle_episode(env, seed, drop_before_end=False):
+    policy = OraclePolicy(env)
+    obs, _ = env.reset(seed=seed)
+    policy.reset(np.random.default_rng(seed))
+    done = False
+    while not done:
+        action = policy.act(obs)
+        if drop_before_end and action[7] > 0.5:  # about to terminate while holding: let go first
+            for _ in range(3):
+                obs, _, done, _, info = env.step(make_action([0, 0, 0], open_=True))
+            action = make_action([0, 0, 0], terminate=True)
+        obs, reward, done, _, info = env.step(action)
+    return reward, info
+
+
+def test_held_object_counts_as_success():
+    env = GraspEnv("tabletop_single", split="test")
+    rewards = [_oracle_episode(env, seed)[0] for seed in range(4)]
+    assert max(rewards) == 1.0
+    env.close()
+
+
+def test_dropped_object_is_not_success():
+    env = GraspEnv("tabletop_single", split="test")
+    for seed in range(4):
+        reward, info = _oracle_episode(env, seed, drop_before_end=True)
+        assert not info["success"] and reward < 0
+    env.close()
+
+
+def test_object_high_but_not_held_is_not_success(env):
+    env.reset(seed=0)
+    obj = env.scene.handles.objects[0]
+    env.data.qpos[obj.qpos_adr:obj.qpos_adr + 3] = [0.1, 0.1, env.scene.handles.bin_floor_z + 0.15]
+    mujoco.mj_forward(env.scene.model, env.data)
+    assert env.task.object_heights(env.data)[0] > env.spec_scene.task.lift_height
+    assert env.task.held_object(env.data) is None
+
+
+def test_episode_ends_at_max_steps_with_penalty(env):
+    env.reset(seed=1)
+    rewards = []
+    done = False
+    while not done:
+        _, reward, done, _, info = env.step(make_action([0, 0, 0]))
+        rewards.append(reward)
+    assert len(rewards) == env.spec_scene.task.max_steps
+    assert all(r == -env.spec_scene.task.step_penalty for r in rewards)
+
+
+def test_explorer_only_uses_observations(env):
+    # The explorer must not read privileged state: it works with the view removed.
+    policy = ExplorerPolicy(env)
+    obs, _ = env.reset(seed=2)
+    policy.reset(np.random.default_rng(0))
+    original = env.privileged_view
+    env.privileged_view = None
+    try:
+        for _ in range(5):
+            obs, *_ = env.step(policy.act(obs))
+    finally:
+        env.privileged_view = original

@@ -1,0 +1,58 @@
+"""The `workbench` command.
+
+Each command lives in a module of `workbench.commands` that adds its parser
+with `register(subparsers)`. Errors a user can cause exit with status 2 and a
+one-paragraph message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco's GL
+
+COMMAND_MODULES = ("scene", "randomize", "collect", "train", "eval", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Sim-to-real domain randomization workbench for vision-based grasping.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"workbench.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"workbench.commands.{name}":
+                continue  # a command not built yet in this checkout
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from scenes.spec import SpecError
+    from workbench.errors import UserError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, SpecError) as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

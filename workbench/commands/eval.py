@@ -1,0 +1,39 @@
+"""`workbench eval`: success rate of a policy with a 95% interval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate a policy's grasp success")
+    parser.add_argument("--policy", default="oracle",
+                        help="oracle, explorer, or a training run directory")
+    parser.add_argument("--scene", default="bin_grasp", help="built-in scene name or TOML path")
+    parser.add_argument("--split", choices=["train", "test"], default="test",
+                        help="object split (default: the held-out test objects)")
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--profile", default=None, help="randomization profile name or TOML path")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=eval_command)
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from workbench.env import GraspEnv
+    from workbench.errors import UserError
+    from workbench.evaluate import run_episodes
+    from workbench.scripted import make_policy
+
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    kwargs = {"profile": args.profile} if args.profile else {}
+    env = GraspEnv(args.scene, split=args.split, **kwargs)
+    policy = make_policy(args.policy, env)
+    result = run_episodes(env, policy, args.episodes, args.seed, desc=f"eval {args.policy}")
+    env.close()
+    record = {"policy": args.policy, "scene": env.spec_scene.name, "split": args.split,
+              "profile": args.profile or "none", "seed": args.seed, **result.to_dict()}
+    print(json.dumps(record) if args.json else f"{args.policy} on {record['scene']} ({args.split} objects): {result}")
+    return 0
