@@ -14,7 +14,7 @@ import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco's GL
 
-COMMAND_MODULES = ("scene", "randomize", "collect", "train", "eval", "bench")
+COMMAND_MODULES = ("run", "scene", "randomize", "collect", "train", "eval", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

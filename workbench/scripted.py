@@ -103,7 +103,7 @@ class ExplorerPolicy:
 
     name = "explorer"
 
-    def __init__(self, env: GraspEnv, noise: float = 0.1, random_action_prob: float = 0.05):
+    def __init__(self, env: GraspEnv, noise: float = 0.05, random_action_prob: float = 0.02):
         self.env = env
         self.noise = noise
         self.random_action_prob = random_action_prob

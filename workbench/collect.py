@@ -1,0 +1,195 @@
+"""Collecting grasp episodes into replay files (policies.replay's format).
+
+One file per episode, named by its index (``episode-000042.safetensors``), so a
+killed collection resumes by skipping the indices already on disk and never
+stores an episode twice. Episode ``i`` of a collection draws its scene and its
+policy noise from Generators seeded by (seed, stream, i), so the data set is
+the same however the indices are split across processes or restarts.
+
+The directory also holds ``collect.json``, the settings it was collected with;
+adding to it with other settings is refused rather than mixing two data sets.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from policies.replay import EPISODE_SUFFIX, Episode, OfflineStore
+from workbench.env import GraspEnv
+from workbench.errors import UserError
+from workbench.files import write_bytes_atomic
+
+MANIFEST = "collect.json"
+
+# Seed streams: the env's scene draw and the policy's noise never share a Generator,
+# and offline (explorer), on-policy and evaluation episodes never share a scene.
+ENV_STREAM, POLICY_STREAM = 0, 1
+OFFLINE_SOURCE, ONLINE_SOURCE = 0, 10
+
+
+def episode_id(index: int, prefix: str = "episode") -> str:
+    return f"{prefix}-{index:06d}"
+
+
+def episode_seed(seed: int, source: int, index: int) -> int:
+    """The env reset seed of episode ``index``: a 31-bit int derived from the run's seed."""
+    return int(np.random.SeedSequence([seed, source + ENV_STREAM, index]).generate_state(1)[0] >> 1)
+
+
+def policy_rng(seed: int, source: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, source + POLICY_STREAM, index])
+
+
+def profile_supported() -> bool:
+    return "profile" in inspect.signature(GraspEnv).parameters
+
+
+def make_env(scene: str, *, split: str, image_size: int | None = None, profile: str | None = None) -> GraspEnv:
+    """GraspEnv with a randomization profile when this checkout's env supports profiles."""
+    kwargs = {}
+    if profile is not None and profile_supported():
+        kwargs["profile"] = profile
+    return GraspEnv(scene, split=split, image_size=image_size, **kwargs)
+
+
+def observation_state(observation: dict) -> np.ndarray:
+    """QT-Opt's state vector [gripper_closed, height], float32 (2,)."""
+    return np.array([observation["gripper_closed"][0], observation["height"][0]], dtype=np.float32)
+
+
+def run_episode(env: GraspEnv, policy, env_seed: int, rng: np.random.Generator, episode_name: str,
+                policy_name: str, extra_info: dict | None = None) -> Episode:
+    """One episode, recorded as (T+1) observations and T actions, rewards and dones.
+
+    ``done`` is the env's ``terminated``: the gripper's terminate action or the step
+    limit, after which the env scores the grasp; both end the task, so no bootstrap.
+    A ``truncated`` end (none in GraspEnv today) would leave done 0.
+    """
+    observation, info = env.reset(seed=env_seed)
+    policy.reset(rng)
+    images, states = [observation["image"]], [observation_state(observation)]
+    actions, rewards, dones = [], [], []
+    randomization = info.get("randomization")
+    terminated = truncated = False
+    while not (terminated or truncated):
+        action = np.asarray(policy.act(observation), dtype=np.float32)
+        observation, reward, terminated, truncated, info = env.step(action)
+        images.append(observation["image"])
+        states.append(observation_state(observation))
+        actions.append(action)
+        rewards.append(reward)
+        dones.append(terminated)
+    episode_info = {"object_ids": [int(i) for i in info["object_ids"]], "env_seed": int(env_seed),
+                    "success": bool(info["success"]), "steps": len(actions), **(extra_info or {})}
+    if randomization is not None:
+        episode_info["randomization"] = randomization
+    return Episode(
+        images=np.stack(images),
+        states=np.stack(states),
+        actions=np.stack(actions),
+        rewards=np.asarray(rewards, dtype=np.float32),
+        dones=np.asarray(dones, dtype=np.uint8),
+        episode_id=episode_name,
+        success=bool(info["success"]),
+        seed=int(env_seed),
+        policy=policy_name,
+        info=episode_info,
+    )
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    """What makes two collections the same data set (written to collect.json)."""
+
+    scene: str
+    profile: str
+    split: str
+    policy: str
+    seed: int
+    image_size: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def check_manifest(directory: Path, settings: CollectSettings) -> None:
+    """Refuse to add to a directory collected with other settings."""
+    path = directory / MANIFEST
+    if not path.exists():
+        return
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable collection manifest ({error})") from None
+    mine = settings.to_json()
+    different = {k: (stored.get(k), v) for k, v in mine.items() if stored.get(k) != v}
+    if different:
+        details = ", ".join(f"{k}: {old!r} on disk, {new!r} now" for k, (old, new) in different.items())
+        raise UserError(f"{directory} was collected with other settings ({details}); "
+                        "use the same settings to resume or another --out")
+
+
+def missing_indices(store: OfflineStore, indices: Iterable[int], prefix: str = "episode") -> list[int]:
+    present = {p.name for p in store.paths()}
+    return [i for i in indices if f"{episode_id(i, prefix)}{EPISODE_SUFFIX}" not in present]
+
+
+def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,
+            seed: int = 0, split: str = "train", policy: str = "explorer", image_size: int | None = None,
+            indices: Iterable[int] | None = None, progress: bool = True) -> dict:
+    """Collect episodes 0..episodes-1 (or the given ``indices``) that are not yet in ``out``.
+
+    Returns counts: requested, skipped (already there), written, and the success rate
+    of the episodes written now.
+    """
+    from workbench.scripted import make_policy
+
+    if episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {episodes}")
+    out = Path(out)
+    env = make_env(scene, split=split, image_size=image_size, profile=profile)
+    settings = CollectSettings(scene=scene, profile=profile, split=split, policy=policy, seed=seed,
+                               image_size=int(env.observation_space["image"].shape[0]))
+    check_manifest(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out / MANIFEST, json.dumps(settings.to_json(), indent=2).encode())
+    if profile not in (None, "none") and not profile_supported():
+        print(f"note: this checkout's GraspEnv has no randomization profiles yet; "
+              f"profile {profile!r} is recorded but not applied", file=sys.stderr)
+
+    store = OfflineStore(out)
+    wanted = list(range(episodes)) if indices is None else list(indices)
+    todo = missing_indices(store, wanted)
+    actor = make_policy(policy, env)
+    successes = 0
+    bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc=f"collect {out}",
+               disable=not progress, unit="ep")
+    for done, index in enumerate(todo, start=1):
+        episode = run_episode(env, actor, episode_seed(seed, OFFLINE_SOURCE, index),
+                              policy_rng(seed, OFFLINE_SOURCE, index), episode_id(index), policy,
+                              {"index": index, "scene": scene, "profile": profile, "split": split})
+        store.add(episode)
+        successes += episode.success
+        bar.update()
+        bar.set_postfix(success=f"{successes / done:.0%}")
+    bar.close()
+    env.close()
+    return {"requested": len(wanted), "skipped": len(wanted) - len(todo), "written": len(todo),
+            "success_rate": successes / len(todo) if todo else None}
+
+
+def collect_worker(out: str, kwargs: dict, worker: int, workers: int) -> dict:
+    """Process entry point: collect the indices i with i % workers == worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    episodes = kwargs["episodes"]
+    return collect(out, indices=range(worker, episodes, workers), progress=worker == 0, **kwargs)

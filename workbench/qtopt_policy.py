@@ -1,0 +1,79 @@
+"""The learned grasping policy: CEM over a trained Q-network, acting in GraspEnv.
+
+Same interface as the scripted policies (``reset(rng)``, ``act(observation)``), so
+evaluation and collection treat it alike. With exploration on (on-policy
+collection during finetuning), it perturbs the CEM action as QT-Opt does:
+with probability ``epsilon`` a uniformly random move replaces it, otherwise
+Gaussian noise is added to the translation. The gripper and terminate bits are
+the Q-function's own choice either way: random close or terminate commands
+would mostly end episodes early and teach little.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from policies.action_selection import cem_select
+from policies.cem import CEMConfig
+from policies.checkpoint import CheckpointError, learner_from_checkpoint
+from policies.qnet import QNetwork
+from policies.spec import ActionSpec
+from workbench.collect import observation_state
+from workbench.errors import UserError
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+
+
+class QTOptPolicy:
+    name = "qtopt"
+
+    def __init__(self, qnet: QNetwork, cem: CEMConfig, spec: ActionSpec,
+                 epsilon: float = 0.0, noise: float = 0.0):
+        self.qnet = qnet.eval()
+        self.cem = cem
+        self.spec = spec
+        self.epsilon = epsilon
+        self.noise = noise  # std of translation noise, as a fraction of max_translation
+        self.rng = np.random.default_rng(0)
+        self.last_q = float("nan")
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def act(self, observation: dict) -> np.ndarray:
+        image = observation["image"][None]
+        state = observation_state(observation)[None]
+        best = cem_select(self.qnet, image, state, self.cem, self.rng, self.spec)
+        self.last_q = float(1.0 / (1.0 + np.exp(-best.scores[0])))
+        action = best.actions[0].copy()
+        if self.epsilon and self.rng.random() < self.epsilon:
+            action[:5] = self.rng.uniform(self.spec.low[:5], self.spec.high[:5])
+        elif self.noise:
+            action[:3] += self.rng.normal(0.0, self.noise * self.spec.max_translation, 3)
+        return self.spec.clip(action)
+
+
+def load_run_policy(run_dir: str | Path, env=None, epsilon: float = 0.0, noise: float = 0.0) -> QTOptPolicy:
+    """The greedy CEM policy of a training run's last checkpoint."""
+    path = Path(run_dir) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no {CHECKPOINT_NAME} (not a training run, or it has not saved yet)")
+    torch.set_num_threads(1)  # small nets: one thread is fastest on this kind of machine
+    try:
+        learner, info = learner_from_checkpoint(path)
+    except CheckpointError as error:
+        raise UserError(str(error)) from None
+    config = info.config
+    if env is not None:
+        height, width = env.observation_space["image"].shape[:2]
+        if (height, width) != (info.image_size, info.image_size):
+            raise UserError(f"{run_dir} was trained on {info.image_size}x{info.image_size} images, "
+                            f"the environment renders {width}x{height}")
+        env_translation = float(env.action_space.high[0])
+        if not np.isclose(env_translation, config.max_translation):
+            raise UserError(f"{run_dir} was trained with max_translation {config.max_translation}, "
+                            f"the environment's is {env_translation}")
+    return QTOptPolicy(learner.qnet, config.cem, config.action_spec(), epsilon=epsilon, noise=noise)
