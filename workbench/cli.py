@@ -14,7 +14,8 @@ import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco's GL
 
-COMMAND_MODULES = ("run", "scene", "randomize", "collect", "train", "eval", "bench")
+COMMAND_MODULES = ("run", "scene", "randomize", "collect", "train", "eval", "export", "drive", "serve", "bench",
+                   "transfer", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ MANIFEST = "collect.json"
 # Seed streams: the env's scene draw and the policy's noise never share a Generator,
 # and offline (explorer), on-policy and evaluation episodes never share a scene.
 ENV_STREAM, POLICY_STREAM = 0, 1
-OFFLINE_SOURCE, ONLINE_SOURCE = 0, 10
+OFFLINE_SOURCE, ONLINE_SOURCE, COLLECTOR_SOURCE = 0, 10, 20
 
 
 def episode_id(index: int, prefix: str = "episode") -> str:
@@ -144,11 +145,13 @@ def missing_indices(store: OfflineStore, indices: Iterable[int], prefix: str = "
 
 def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,
             seed: int = 0, split: str = "train", policy: str = "explorer", image_size: int | None = None,
-            indices: Iterable[int] | None = None, progress: bool = True) -> dict:
+            indices: Iterable[int] | None = None, progress: bool = True, deadline: float | None = None) -> dict:
     """Collect episodes 0..episodes-1 (or the given ``indices``) that are not yet in ``out``.
 
-    Returns counts: requested, skipped (already there), written, and the success rate
-    of the episodes written now.
+    ``deadline`` (a time.time() value) stops starting new episodes once passed (after the
+    first). Returns
+    counts: requested, skipped (already there), written, and the success rate of the
+    episodes written now.
     """
     from workbench.scripted import make_policy
 
@@ -169,21 +172,24 @@ def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "defaul
     wanted = list(range(episodes)) if indices is None else list(indices)
     todo = missing_indices(store, wanted)
     actor = make_policy(policy, env)
-    successes = 0
+    successes = written = 0
     bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc=f"collect {out}",
                disable=not progress, unit="ep")
-    for done, index in enumerate(todo, start=1):
+    for index in todo:
+        if deadline is not None and time.time() >= deadline and written:
+            break  # at least one episode per call, however short the budget
         episode = run_episode(env, actor, episode_seed(seed, OFFLINE_SOURCE, index),
                               policy_rng(seed, OFFLINE_SOURCE, index), episode_id(index), policy,
                               {"index": index, "scene": scene, "profile": profile, "split": split})
         store.add(episode)
         successes += episode.success
+        written += 1
         bar.update()
-        bar.set_postfix(success=f"{successes / done:.0%}")
+        bar.set_postfix(success=f"{successes / written:.0%}")
     bar.close()
     env.close()
-    return {"requested": len(wanted), "skipped": len(wanted) - len(todo), "written": len(todo),
-            "success_rate": successes / len(todo) if todo else None}
+    return {"requested": len(wanted), "skipped": len(wanted) - len(todo), "written": written,
+            "successes": successes, "success_rate": successes / written if written else None}
 
 
 def collect_worker(out: str, kwargs: dict, worker: int, workers: int) -> dict:
@@ -191,5 +197,68 @@ def collect_worker(out: str, kwargs: dict, worker: int, workers: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    episodes = kwargs["episodes"]
-    return collect(out, indices=range(worker, episodes, workers), progress=worker == 0, **kwargs)
+    kwargs = {"progress": worker == 0, **kwargs}
+    return collect(out, indices=range(worker, kwargs["episodes"], workers), **kwargs)
+
+
+def collect_beside_trainer(run_dir: str, *, scene: str, profile: str, image_size: int, seed: int,
+                           offline_steps: int, first_offline_index: int, explore_epsilon: float,
+                           explore_noise: float, deadline: float) -> dict:
+    """A collector process beside the trainer, QT-Opt's distributed collectors in miniature.
+
+    Until the run's checkpoint is past its offline phase (``offline_steps``), it adds
+    explorer episodes to offline/ (indices from ``first_offline_index`` on, as ``collect``
+    would name them); after, it runs the latest checkpoint's CEM policy with exploration
+    noise and adds ``collector-NNNNNN`` episodes to online/, reloading the weights whenever
+    the checkpoint file changes. The trainer picks both up from disk. Stops starting
+    episodes at ``deadline`` (time.time()).
+    """
+    import torch
+
+    from policies.checkpoint import CheckpointError, learner_from_checkpoint
+    from workbench.qtopt_policy import CHECKPOINT_NAME, QTOptPolicy
+    from workbench.scripted import ExplorerPolicy
+
+    torch.set_num_threads(1)
+    run = Path(run_dir)
+    env = make_env(scene, split="train", image_size=image_size, profile=profile)
+    explorer = ExplorerPolicy(env)
+    offline, online = OfflineStore(run / "offline"), OfflineStore(run / "online")
+    checkpoint = run / CHECKPOINT_NAME
+    seen, policy = None, None
+    offline_index = first_offline_index
+    online_index = sum(p.name.startswith("collector-") for p in online.paths())
+    counts = {"explorer_episodes": 0, "explorer_successes": 0, "qtopt_episodes": 0, "qtopt_successes": 0}
+    info = {"scene": scene, "profile": profile, "split": "train"}
+    while time.time() < deadline:
+        stamp = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+        if stamp is not None and stamp != seen:
+            seen = stamp
+            try:
+                learner, meta = learner_from_checkpoint(checkpoint)
+            except CheckpointError:
+                learner = None  # keep acting with the weights we have
+            if learner is not None and meta.learner_step >= offline_steps:
+                qcfg = meta.config
+                policy = QTOptPolicy(learner.qnet, qcfg.cem, qcfg.action_spec(), explore_epsilon, explore_noise)
+                policy_step = meta.learner_step
+        if policy is None:
+            index, offline_index = offline_index, offline_index + 1
+            if (offline.directory / f"{episode_id(index)}{EPISODE_SUFFIX}").exists():
+                continue
+            episode = run_episode(env, explorer, episode_seed(seed, OFFLINE_SOURCE, index),
+                                  policy_rng(seed, OFFLINE_SOURCE, index), episode_id(index), "explorer",
+                                  {"index": index, **info})
+            offline.add(episode)
+            counts["explorer_episodes"] += 1
+            counts["explorer_successes"] += episode.success
+        else:
+            index, online_index = online_index, online_index + 1
+            episode = run_episode(env, policy, episode_seed(seed, COLLECTOR_SOURCE, index),
+                                  policy_rng(seed, COLLECTOR_SOURCE, index), episode_id(index, "collector"),
+                                  "qtopt", {"index": index, "learner_step": policy_step, **info})
+            online.add(episode)
+            counts["qtopt_episodes"] += 1
+            counts["qtopt_successes"] += episode.success
+    env.close()
+    return counts

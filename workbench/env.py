@@ -11,6 +11,11 @@ Each reset draws the episode's objects from the scene's split and rebuilds the
 model only when the set of objects changed. `info` carries the true success,
 the library ids of the objects, and the physics state needed to re-render
 the step.
+
+A randomization profile (`profile=`, "none" by default) draws and applies
+its samples after the task's reset and, for per-step randomizers, before each
+observation; `info["randomization"]` records them (the episode's at reset,
+the step's after each step) so `randomizers.rerender` can reproduce the frames.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
-from scenes.build import Scene, build_scene  # noqa: E402
-from scenes.objects import draw_object_ids  # noqa: E402
+from randomizers import Profile, Randomization  # noqa: E402
+from scenes.build import Scene  # noqa: E402
 from scenes.render import SceneRenderer  # noqa: E402
 from scenes.spec import SceneSpec, load_scene  # noqa: E402
 from scenes.task import GraspTask  # noqa: E402
 
-ENV_ID = "workbench/Grasp-v0"
+from workbench import ENV_ID  # noqa: E402,F401  (re-exported)
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # everything needed to resume or re-render
 
 
@@ -39,7 +44,8 @@ class GraspEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, scene: str | Path | SceneSpec = "bin_grasp", *, split: str | None = None,
-                 image_size: int | None = None, render_mode: str | None = None):
+                 image_size: int | None = None, render_mode: str | None = None,
+                 profile: str | Path | Profile | None = None):
         self.spec_scene = scene if isinstance(scene, SceneSpec) else load_scene(scene)
         if image_size is not None:
             camera = self.spec_scene.camera.model_copy(update={"width": image_size, "height": image_size})
@@ -65,16 +71,24 @@ class GraspEnv(gym.Env):
         self.data: mujoco.MjData | None = None
         self.steps = 0
         self._image: np.ndarray | None = None
+        self.clean_image: np.ndarray | None = None  # the render before image augmentation
+        self.randomization = Randomization(profile)  # None is the "none" profile: nothing changes
+        self._scales: tuple[float, ...] | None = None  # object scales of the current model
+        self._randomization_info: dict = {}
 
     # -- gym API -------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         options = options or {}
         objects = self.spec_scene.objects
-        ids = tuple(options.get("object_ids") or objects.ids) or draw_object_ids(
-            self.np_random, objects.count, self.split, objects.kinds)
-        self._load_objects(ids)
+        # Given ids stay; else the split's ids, or the object randomizer's (train split only).
+        ids, scales = self.randomization.choose_objects(
+            self.np_random, self.split, objects, tuple(options.get("object_ids") or objects.ids))
+        self._load_objects(ids, scales)
+        self.randomization.restore_physics(self.scene, self.renderer)  # objects settle under nominal physics
         self.task.reset(self.data, self.np_random)
+        self._randomization_info = self.randomization.start_episode(
+            self.np_random, self.scene, self.data, self.renderer, scales)
         self.steps = 0
         return self._observe(), self._info(success=False)
 
@@ -90,6 +104,8 @@ class GraspEnv(gym.Env):
         terminated = bool(action[7] > 0.5) or self.steps >= task.max_steps
         success = terminated and self.task.held_object(self.data) is not None
         reward = 1.0 if success else -task.step_penalty
+        # Per-step randomizers fire before the observation they change.
+        self._randomization_info = self.randomization.step(self.np_random, self.scene, self.data, self.renderer)
         return self._observe(), reward, terminated, False, self._info(success)
 
     def render(self):
@@ -99,16 +115,18 @@ class GraspEnv(gym.Env):
         self.renderer.close()
 
     # -- helpers ---------------------------------------------------------------
-    def _load_objects(self, ids: tuple[int, ...]) -> None:
-        if self.scene is not None and self.scene.object_ids == ids:
+    def _load_objects(self, ids: tuple[int, ...], scales: tuple[float, ...] | None = None) -> None:
+        if self.scene is not None and (self.scene.object_ids, self._scales) == (ids, scales):
             return  # same objects: keep the compiled model and render context
-        self.scene = build_scene(self.spec_scene, ids)
+        self.scene = self.randomization.build_scene(self.spec_scene, ids, scales)  # compiled, or cached
+        self._scales = scales
         self.task = GraspTask(self.scene)
         self.data = mujoco.MjData(self.scene.model)
         self.renderer.set_model(self.scene.model, self.scene.handles.camera)
 
     def _observe(self) -> dict:
-        self._image = self.renderer.render(self.data)
+        self.clean_image = self.renderer.render(self.data)
+        self._image = self.randomization.augment(self.clean_image)
         return {
             "image": self._image,
             "gripper_closed": np.array([float(self.task.closed)], np.float32),
@@ -121,6 +139,7 @@ class GraspEnv(gym.Env):
             "object_ids": self.scene.object_ids,
             "step": self.steps,
             "physics_state": self.physics_state(),
+            "randomization": self._randomization_info,  # the episode's samples at reset, the step's after
         }
 
     def physics_state(self) -> np.ndarray:

@@ -164,9 +164,15 @@ SCRIPTED_POLICIES = {"oracle": OraclePolicy, "explorer": ExplorerPolicy}
 
 
 def make_policy(name: str, env: GraspEnv):
-    """A scripted policy by name; later pipelines add trained runs (a directory)."""
+    """A scripted policy by name, or the CEM policy of a training run directory's last checkpoint."""
+    from pathlib import Path
+
     from workbench.errors import UserError
 
     if name in SCRIPTED_POLICIES:
         return SCRIPTED_POLICIES[name](env)
+    if Path(name).is_dir():
+        from workbench.qtopt_policy import load_run_policy
+
+        return load_run_policy(name, env)
     raise UserError(f"unknown policy {name!r}: expected one of {', '.join(SCRIPTED_POLICIES)} or a run directory")

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "cem": "per-action CEM latency of the fast and paper Q-networks",
     "train": "gradient steps/s and Bellman labels/s of both architectures",
     "learn": "the whole QT-Opt pipeline under a wall-clock budget vs the explorer",
+    "runtime": "bundle runtime per-action latency (preprocess + CEM) and the policy server's round trip",
 }
 
 

@@ -1,0 +1,213 @@
+"""What a trial measures: success and CEM latency on the eval suite, domain gap and OPC.
+
+Every measurement takes a Q-network and the CEM settings, and is seeded: the success
+episodes reset with ``eval.seed + i``, so every trial (and every checkpoint of a trial)
+faces the same scenes. The target domain (the suite's frames and labelled explorer
+episodes, or a ``workbench data`` directory) is the same for every trial; a worker
+builds it once, and labelled episodes are kept on disk in the study directory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from policies.cem import CEMConfig
+from policies.replay import OfflineStore
+from policies.spec import ActionSpec
+from studies.metrics import DOMAIN, LATENCY, OPC, SUCCESS, MetricUndefined
+from studies.trial_config import EvalConfig
+from workbench.evaluate import SuccessRate, run_episodes
+
+TARGET_SOURCE = 60  # seed stream of the labelled target episodes (workbench.collect's sources are < 60)
+TRANSFER_STREAM = 61
+
+
+class TimedPolicy:
+    """A policy whose every ``act`` is timed (seconds in ``times``)."""
+
+    def __init__(self, policy):
+        self.policy = policy
+        self.times: list[float] = []
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.policy.reset(rng)
+
+    def act(self, observation: dict) -> np.ndarray:
+        start = time.perf_counter()
+        action = self.policy.act(observation)
+        self.times.append(time.perf_counter() - start)
+        return action
+
+
+@dataclass(frozen=True)
+class Measured:
+    values: dict[str, float]
+    optimistic: dict[str, float]  # success: the upper end of its 95% interval; others: as measured
+    details: dict
+
+
+class TargetDomain:
+    """The eval suite's environment, and the transfer target: frames and labelled episodes."""
+
+    def __init__(self, eval_config: EvalConfig, image_size: int, cache_dir: Path):
+        from workbench.suites import get_suites
+
+        self.config = eval_config
+        self.image_size = image_size
+        self.suite = get_suites(eval_config.suite)[0]
+        self.cache_dir = cache_dir
+        self._env = None
+        self._frames: np.ndarray | None = None
+        self._labelled = None
+        self._real = None
+
+    def env(self):
+        if self._env is None:
+            from workbench.suites import make_suite_env
+
+            self._env = make_suite_env(self.suite, self.image_size)
+        return self._env
+
+    def _real_data(self):
+        if self._real is None:
+            from workbench.realdata import RealDataError, load_real_data
+
+            try:
+                self._real = load_real_data(self.config.target_data, self.image_size)
+            except RealDataError as error:
+                from workbench.errors import UserError
+
+                raise UserError(f"eval.target_data: {error}") from None
+        return self._real
+
+    def frames(self) -> np.ndarray:
+        if self._frames is None:
+            count = self.config.transfer_images
+            if self.config.target_data:
+                from workbench.metrics.transfer import subsample, target_images
+
+                images, _ = target_images(self._real_data())
+                self._frames = subsample(images, count, np.random.default_rng([self.config.seed, TRANSFER_STREAM]))
+            else:
+                from workbench.suites import reset_frames
+
+                self._frames = reset_frames(self.suite, count, self.config.seed, self.image_size)
+        return self._frames
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(images, states, actions, episode index, success per episode) of labelled target episodes."""
+        if self._labelled is None:
+            if self.config.target_data:
+                real = self._real_data()
+                if not real.episodes:
+                    raise MetricUndefined(f"eval.target_data {real.root} has no labelled episodes")
+                self._labelled = real.transitions()
+            else:
+                self._labelled = self._suite_episodes()
+        return self._labelled
+
+    def _suite_episodes(self):
+        """Explorer episodes in the suite (the same for every trial), cached on disk."""
+        from workbench.collect import episode_id, episode_seed, policy_rng, run_episode
+        from workbench.scripted import ExplorerPolicy
+
+        config = self.config
+        folder = self.cache_dir / (f"target-{self.suite.name}-{self.image_size}px-seed{config.seed}-"
+                                   f"n{config.labelled_episodes}")
+        store = OfflineStore(folder)
+        present = {path.name for path in store.paths()}
+        env = self.env()
+        explorer = ExplorerPolicy(env)
+        for index in range(config.labelled_episodes):
+            name = episode_id(index)
+            if f"{name}.safetensors" in present:
+                continue
+            episode = run_episode(env, explorer, episode_seed(config.seed, TARGET_SOURCE, index),
+                                  policy_rng(config.seed, TARGET_SOURCE, index), name, "explorer",
+                                  {"suite": self.suite.name})
+            try:
+                store.add(episode)
+            except FileExistsError:
+                pass  # another worker stored the same (seeded) episode meanwhile
+        episodes = [episode for episode in store.episodes()][:config.labelled_episodes]
+        return (np.concatenate([e.images[:-1] for e in episodes]), np.concatenate([e.states[:-1] for e in episodes]),
+                np.concatenate([e.actions for e in episodes]),
+                np.concatenate([np.full(e.steps, i) for i, e in enumerate(episodes)]),
+                np.array([e.success for e in episodes], bool))
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+
+def success_and_latency(env, qnet, cem: CEMConfig, spec: ActionSpec, episodes: int,
+                        seed: int) -> tuple[SuccessRate, float]:
+    """Greedy CEM policy success over ``episodes`` (seeds ``seed + i``), and its median action time in ms."""
+    from workbench.qtopt_policy import QTOptPolicy
+
+    timed = TimedPolicy(QTOptPolicy(qnet, cem, spec))
+    rate = run_episodes(env, timed, episodes, seed, progress=False)
+    return rate, float(np.median(timed.times) * 1000.0)
+
+
+def domain_gap(qnet, sim_frames: np.ndarray, target_frames: np.ndarray, seed: int, bootstrap: int,
+               wanted: set[str]) -> dict:
+    from workbench.metrics.domain_classifier import domain_classifier_accuracy
+    from workbench.metrics.features import encoder_features
+    from workbench.metrics.kid import kernel_inception_distance
+
+    sim, target = encoder_features(qnet, sim_frames), encoder_features(qnet, target_frames)
+    values = {}
+    if "kid" in wanted:
+        values["kid"] = kernel_inception_distance(sim, target, np.random.default_rng([seed, TRANSFER_STREAM, 0]),
+                                                  bootstrap=bootstrap).kid
+    if "domain_accuracy" in wanted:
+        values["domain_accuracy"] = domain_classifier_accuracy(
+            sim, target, np.random.default_rng([seed, TRANSFER_STREAM, 1])).accuracy
+    return values
+
+
+def opc(qnet, labelled, wanted: set[str]) -> dict:
+    from workbench.metrics.features import q_values
+    from workbench.metrics.opc import off_policy_classification
+
+    images, states, actions, index, success = labelled
+    result = off_policy_classification(q_values(qnet, images, states, actions), index, success)
+    values = {}
+    for name, value in (("opc_auc", result.auc), ("soft_opc", result.soft_opc)):
+        if name in wanted:
+            if value is None:
+                raise MetricUndefined(f"{name} is undefined on the labelled target episodes: {result.note} "
+                                      f"({result.successful_episodes}/{result.episodes} succeeded; raise "
+                                      "eval.labelled_episodes)")
+            values[name] = value
+    return values
+
+
+def measure(wanted: set[str], qnet, cem: CEMConfig, spec: ActionSpec, target: TargetDomain, episodes: int,
+            sim_frames=None) -> Measured:
+    """The wanted metrics of one Q-network; ``sim_frames()`` gives the training-domain frames."""
+    values: dict[str, float] = {}
+    optimistic: dict[str, float] = {}
+    details: dict = {}
+    config = target.config
+    if wanted & {SUCCESS, LATENCY}:
+        rate, latency = success_and_latency(target.env(), qnet, cem, spec, episodes, config.seed)
+        values[SUCCESS], values[LATENCY] = rate.rate, latency
+        optimistic[SUCCESS] = rate.high
+        details["success"] = rate.to_dict()
+    if wanted & set(DOMAIN):
+        values.update(domain_gap(qnet, sim_frames(), target.frames(), config.seed, config.bootstrap, wanted))
+    if wanted & set(OPC):
+        values.update(opc(qnet, target.labelled(), wanted))
+    for name, value in values.items():
+        if not np.isfinite(value):
+            raise MetricUndefined(f"{name} is not finite ({value})")
+        optimistic.setdefault(name, value)
+    keep = {name: float(values[name]) for name in values if name in wanted}
+    return Measured(keep, {name: float(optimistic[name]) for name in keep}, details)

@@ -1,0 +1,238 @@
+"""A study file (TOML), validated: every problem names the file, the dotted field, the value and why.
+
+    [study]       name, kind ("pipeline" or "cem"), storage (URL), directory, description
+    [sampler]     name, seed, options
+    [pruner]      name, options (single-objective studies)
+    [early_stop]  rule ("none", "median", "dominated"), startup_trials, warmup_steps (multi-objective)
+    [[objectives]] metric, direction
+    [[constraints]] metric, max or min
+    [budget]      trials, minutes, trial_minutes, max_failed
+    [base]        the trial config (studies.trial_config)
+    [search]      the search space (studies.space)
+
+Nothing here opens the storage or runs anything: ``load_study_file`` only reads and checks.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from randomizers import Profile
+from studies.factories import make_pruner, make_sampler
+from studies.metrics import METRICS
+from studies.space import Param, flatten_search, order_params, parse_param
+from studies.storage import default_url
+from studies.trial_config import BaseConfig, ConfigError, check_params, load_base, validation_lines, value_type
+from workbench.errors import UserError
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySection(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["pipeline", "cem"]
+    description: str = ""
+    storage: str | None = None  # default: sqlite:///<directory>/study.db
+    directory: str | None = None  # default: runs/<name>
+    heartbeat_seconds: float = Field(30.0, gt=0, description="how often a worker marks its running trial alive")
+    stale_after_seconds: float = Field(300.0, gt=0, description="a running trial without a heartbeat for "
+                                       "this long is marked failed")
+
+
+class SamplerSection(Strict):
+    name: str = "tpe"
+    seed: int | None = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PrunerSection(Strict):
+    name: str = "none"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class EarlyStopSection(Strict):
+    rule: Literal["none", "median", "dominated"] = "none"
+    startup_trials: int = Field(2, ge=1, description="completed trials needed before any trial is stopped")
+    warmup_steps: int = Field(0, ge=0, description="no stopping before this step")
+
+
+class ObjectiveSection(Strict):
+    metric: str
+    direction: Literal["maximize", "minimize"] | None = None
+
+
+class ConstraintSection(Strict):
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if (self.max is None) == (self.min is None):
+            raise ValueError("give exactly one of max and min")
+        return self
+
+
+class BudgetSection(Strict):
+    trials: int = Field(ge=1, description="trials to finish (complete or pruned); failed ones do not count")
+    minutes: float = Field(60.0, gt=0, description="no trial starts after this many minutes of one invocation")
+    trial_minutes: float = Field(30.0, gt=0, description="a trial running longer is stopped and marked failed")
+    max_failed: int | None = Field(None, ge=1, description="stop once this many trials failed (default: trials)")
+
+
+class StudyFile(Strict):
+    study: StudySection
+    sampler: SamplerSection = SamplerSection()
+    pruner: PrunerSection = PrunerSection()
+    early_stop: EarlyStopSection = EarlyStopSection()
+    objectives: list[ObjectiveSection] = Field(min_length=1)
+    constraints: list[ConstraintSection] = Field(default_factory=list)
+    budget: BudgetSection
+    base: dict[str, Any] = Field(default_factory=dict)
+    search: dict[str, Any] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A checked study file, with its base config, profile and search space."""
+
+    source: str
+    text: str
+    file: StudyFile
+    base: BaseConfig
+    profile: Profile
+    params: list[Param]
+    storage_url: str
+
+    @property
+    def name(self) -> str:
+        return self.file.study.name
+
+    @property
+    def kind(self) -> str:
+        return self.file.study.kind
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.file.study.directory or Path("runs") / self.name)
+
+    @property
+    def metrics(self) -> list[str]:
+        return [o.metric for o in self.file.objectives]
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction or METRICS[o.metric].direction for o in self.file.objectives]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.file.objectives) > 1
+
+    @property
+    def max_failed(self) -> int:
+        return self.file.budget.max_failed or self.file.budget.trials
+
+    def needed_metrics(self) -> list[str]:
+        names = self.metrics + [c.metric for c in self.file.constraints]
+        return list(dict.fromkeys(names))
+
+    def identity(self) -> dict:
+        """What makes two study files the same study (a worker joining must agree on it)."""
+        data = self.file.model_dump(mode="json")
+        return {key: data[key] for key in ("objectives", "constraints", "base", "search")} | {
+            "kind": self.kind, "name": self.name}
+
+    def visual_only(self) -> bool:
+        """True when the parameters change only how episodes look, not what happens in them."""
+        from randomizers import VISUAL
+
+        for param in self.params:
+            root, _, rest = param.path.partition(".")
+            if root == "randomizers" and rest.split(".")[0] not in VISUAL:
+                return False
+            if root in ("seed", "scene", "profile", "collect"):
+                return False
+        return True
+
+
+def read_study_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise UserError(f"{path}: cannot read study file ({error.strerror or error})") from None
+
+
+def load_study_file(path: str | Path, storage: str | None = None) -> Study:
+    return parse_study(read_study_text(path), str(path), storage)
+
+
+def parse_study(text: str, source: str, storage: str | None = None) -> Study:
+    """The checked study; ``storage`` overrides the file's storage URL."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{source}: not valid TOML ({error})") from None
+    try:
+        file = StudyFile.model_validate(data)
+    except ValidationError as error:
+        raise UserError(f"{source}: {validation_lines(error, '')}") from None
+    kind = file.study.kind
+    count = len(file.objectives)
+    _check_metrics(file, kind, source)
+    make_sampler(file.sampler.name, file.sampler.options, file.sampler.seed, count, source)
+    make_pruner(file.pruner.name, file.pruner.options, count, source)
+    if count == 1 and file.early_stop.rule != "none":
+        raise UserError(f"{source}: early_stop.rule = {file.early_stop.rule!r}: a single-objective study stops "
+                        "weak trials with [pruner]; early_stop is for multi-objective studies")
+    base, profile = load_base(file.base, kind, source)
+    params = []
+    for path, table in flatten_search(file.search, source):
+        try:
+            kind_of_value = value_type(path, kind, profile)
+        except ConfigError as error:
+            raise UserError(f"{source}: search.{path}: {error}") from None
+        params.append(parse_param(path, table, source, kind_of_value))
+    params = order_params(params, source)
+    base_cem = None
+    if kind == "pipeline":
+        from studies.trial_config import pipeline_config
+
+        base_cem = pipeline_config(base, "check").qtopt.cem
+    check_params(base, profile, params, kind, source, base_cem)
+    directory = Path(file.study.directory or Path("runs") / file.study.name)
+    url = storage or file.study.storage or default_url(directory)
+    return Study(source, text, file, base, profile, params, url)
+
+
+def _check_metrics(file: StudyFile, kind: str, source: str) -> None:
+    seen = set()
+    for index, objective in enumerate(file.objectives):
+        where = f"{source}: objectives[{index}]"
+        metric = METRICS.get(objective.metric)
+        if metric is None:
+            raise UserError(f"{where}.metric = {objective.metric!r}: unknown metric "
+                            f"(expected one of {', '.join(METRICS)})")
+        if kind not in metric.kinds:
+            raise UserError(f"{where}.metric = {objective.metric!r}: a {kind!r} study cannot measure it "
+                            f"(it measures: {', '.join(m for m, d in METRICS.items() if kind in d.kinds)})")
+        if objective.direction is not None and objective.direction != metric.direction:
+            raise UserError(f"{where}.direction = {objective.direction!r}: {objective.metric} is better when "
+                            f"{'higher' if metric.direction == 'maximize' else 'lower'}; its direction is "
+                            f"{metric.direction!r}")
+        if objective.metric in seen:
+            raise UserError(f"{where}.metric = {objective.metric!r}: appears twice")
+        seen.add(objective.metric)
+    for index, constraint in enumerate(file.constraints):
+        metric = METRICS.get(constraint.metric)
+        if metric is None or kind not in metric.kinds:
+            raise UserError(f"{source}: constraints[{index}].metric = {constraint.metric!r}: not a metric a "
+                            f"{kind!r} study measures ({', '.join(m for m, d in METRICS.items() if kind in d.kinds)})")

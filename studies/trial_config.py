@@ -1,0 +1,305 @@
+"""The base config of a study's trials, and one trial's config with its parameters applied.
+
+``[base]`` in a study file::
+
+    seed = 0
+    scene = "bin_grasp"
+    profile = "default"        # the randomization profile that `randomizers.*` parameters edit
+    run = "runs/main"          # kind "cem": the trained run whose Q-network is evaluated
+    [base.train]               # kind "pipeline": PipelineConfig values (workbench.train), not seed/scene/profile
+    [base.cem]                 # CEM of the evaluated policy; unset fields: the run's (or the training) CEM
+    [base.collect]             # kind "pipeline": offline episodes per trial
+    [base.eval]                # the evaluation: suite, episodes, seeds, target data
+
+A dotted path names one value: ``randomizers.<profile path>`` (see ``workbench randomize
+show``), ``train.<PipelineConfig path>``, ``cem.<field>``, ``collect.<field>``,
+``eval.<field>``, or ``seed``/``scene``/``profile``/``run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from policies.cem import CEMConfig
+from randomizers import Profile, ProfileError, get_path, load_profile
+from randomizers.paths import flatten
+from workbench.errors import UserError
+from workbench.train import PipelineConfig
+
+ROOTS = ("randomizers", "train", "cem", "collect", "eval", "seed", "scene", "profile", "run")
+PIPELINE_OWN = ("seed", "scene", "profile")  # set at the top of [base], not inside [base.train]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CollectConfig(Strict):
+    episodes: int = Field(40, ge=1, description="offline explorer episodes per trial")
+    policy: Literal["explorer", "oracle"] = "explorer"
+    # rerender: record the trajectories once per study and re-render them under each trial's
+    # profile (visual-only search spaces); collect: simulate every trial; auto: rerender when possible.
+    reuse: Literal["auto", "rerender", "collect"] = "auto"
+
+
+class EvalConfig(Strict):
+    suite: str = "proxy-real"
+    episodes: int = Field(20, ge=1, description="episodes of the final success evaluation")
+    seed: int = 1000
+    rung_episodes: int = Field(5, ge=1, description="episodes per intermediate success evaluation")
+    labelled_episodes: int = Field(24, ge=2, description="labelled target episodes for opc_auc and soft_opc")
+    transfer_images: int = Field(32, ge=10, description="images per domain for kid and domain_accuracy")
+    bootstrap: int = Field(200, ge=10, description="KID bootstrap replicates")
+    target_data: str | None = Field(None, description="a `workbench data` directory as the transfer target "
+                                    "(default: the suite's frames and explorer episodes)")
+
+
+class CEMOverrides(Strict):
+    iterations: int | None = None
+    samples: int | None = None
+    elites: int | None = None
+    initial_std: float | None = None
+
+    def merged(self, base: CEMConfig) -> CEMConfig:
+        values = dataclasses.asdict(base) | {k: v for k, v in self.model_dump().items() if v is not None}
+        return CEMConfig(**values)
+
+
+class BaseConfig(Strict):
+    seed: int = 0
+    scene: str = "bin_grasp"
+    profile: str = "default"
+    run: str | None = None
+    train: dict[str, Any] = Field(default_factory=dict)
+    cem: CEMOverrides = CEMOverrides()
+    collect: CollectConfig = CollectConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+class ConfigError(ValueError):
+    """A trial config that cannot be used; the message names the dotted path and the reason."""
+
+
+@dataclass(frozen=True)
+class ResolvedTrial:
+    params: dict[str, Any]
+    config: BaseConfig
+    profile: Profile
+    pipeline: PipelineConfig | None  # kind "pipeline"; its profile is set to the trial's profile file later
+    cem_overrides: CEMOverrides
+
+    def cem(self, base: CEMConfig) -> CEMConfig:
+        try:
+            return self.cem_overrides.merged(base)
+        except ValueError as error:
+            raise ConfigError(f"cem: {error}") from None
+
+
+# -- validation messages ------------------------------------------------------------------
+
+def validation_lines(error: ValidationError, prefix: str) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join([prefix] + [str(part) for part in item["loc"]]).strip(".") or "(top level)"
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        lines.append(f"{where}{shown}: {reason}")
+    return "; ".join(lines)
+
+
+def load_base(data: dict, kind: str, source: str) -> tuple[BaseConfig, Profile]:
+    """The validated base config and its profile; UserError naming ``base.<field>`` otherwise."""
+    try:
+        base = BaseConfig.model_validate(data)
+    except ValidationError as error:
+        raise UserError(f"{source}: {validation_lines(error, 'base')}") from None
+    try:
+        profile = load_profile(base.profile)
+    except ProfileError as error:
+        raise UserError(f"{source}: base.profile = {base.profile!r}: {error}") from None
+    from scenes.spec import SpecError, load_scene
+
+    try:
+        load_scene(base.scene)
+    except SpecError as error:
+        raise UserError(f"{source}: base.scene = {base.scene!r}: {error}") from None
+    from workbench.suites import get_suites
+
+    try:
+        get_suites(base.eval.suite)
+    except UserError as error:
+        raise UserError(f"{source}: base.eval.suite: {error}") from None
+    if base.eval.suite == "all":
+        raise UserError(f"{source}: base.eval.suite = 'all': a study evaluates on one suite")
+    own = [key for key in PIPELINE_OWN if key in base.train]
+    if own:
+        raise UserError(f"{source}: base.train.{own[0]}: set {own[0]} at the top of [base], not in [base.train]")
+    if kind == "pipeline":
+        try:
+            pipeline_config(base, "default")
+        except ConfigError as error:
+            raise UserError(f"{source}: {error}") from None
+        if base.run is not None:
+            raise UserError(f"{source}: base.run = {base.run!r}: a pipeline study trains its own runs; "
+                            "base.run is for kind 'cem'")
+    else:
+        if base.run is None:
+            raise UserError(f"{source}: base.run: kind 'cem' evaluates a trained run; name its directory "
+                            "(e.g. run = \"runs/main\")")
+        if base.train:
+            raise UserError(f"{source}: base.train: kind 'cem' trains nothing; remove [base.train]")
+    return base, profile
+
+
+def pipeline_config(base: BaseConfig, profile: str) -> PipelineConfig:
+    data = {**base.train, "seed": base.seed, "scene": base.scene, "profile": profile}
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(validation_lines(error, "base.train")) from None
+
+
+# -- dotted paths ----------------------------------------------------------------------------
+
+def _unwrap(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else annotation
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is Literal:
+        values = typing.get_args(annotation)
+        return type(values[0]) if values else annotation
+    return annotation
+
+
+def _fields(cls: Any) -> dict[str, Any] | None:
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return {name: info.annotation for name, info in cls.model_fields.items()}
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+    return None
+
+
+def _walk_model(cls: Any, parts: list[str], root: str) -> Any:
+    """The leaf type at ``parts`` below model ``cls``; ConfigError (the reason) for unknown parts."""
+    for index, part in enumerate(parts):
+        fields = _fields(cls)
+        where = ".".join(([root] if root else []) + parts[:index]) or "the top level"
+        if fields is None:
+            raise ConfigError(f"unknown path: {where} is a value, not a table")
+        if part not in fields:
+            raise ConfigError(f"unknown path: no {part!r} in {where} (it has: {', '.join(sorted(fields))})")
+        cls = _unwrap(fields[part])
+    if _fields(cls) is not None:
+        raise ConfigError(f"a table, not a value; search one of its fields: {', '.join(sorted(_fields(cls)))}")
+    return cls if cls in (bool, int, float, str) else None
+
+
+def value_type(path: str, kind: str, profile: Profile) -> type | None:
+    """The type of the config value at ``path`` (None: unknown); ConfigError (the reason) when the
+    path does not exist or cannot be searched."""
+    root, _, rest = path.partition(".")
+    if root not in ROOTS:
+        raise ConfigError(f"unknown path: no {root!r} at the top (searchable: {', '.join(ROOTS)})")
+    if root == "randomizers":
+        if not rest:
+            raise ConfigError("name a profile value, e.g. randomizers.lighting.intensity.high")
+        try:
+            value = get_path(profile, rest, source="randomizers")
+        except ProfileError as error:
+            reason = str(error).removeprefix(f"randomizers: {rest}: ")
+            raise ConfigError(f"{reason} (profile {profile.name!r})") from None
+        if isinstance(value, dict):
+            leaves = ", ".join(f"{path}.{leaf}" for leaf in flatten(value))
+            raise ConfigError(f"a table, not a value; search its values ({leaves})")
+        if isinstance(value, list):
+            raise ConfigError("a list; lists cannot be searched (Optuna's choices are numbers, booleans, strings)")
+        return type(value)
+    if root == "train":
+        if kind != "pipeline":
+            raise ConfigError(f"kind {kind!r} trains nothing; train.* parameters need kind 'pipeline'")
+        parts = rest.split(".") if rest else []
+        if parts and parts[0] in PIPELINE_OWN:
+            raise ConfigError(f"search {parts[0]} at the top level ({parts[0]}), not inside train")
+        return _walk_model(PipelineConfig, parts, "train")
+    if root == "collect" and kind != "pipeline":
+        raise ConfigError(f"kind {kind!r} collects nothing; collect.* parameters need kind 'pipeline'")
+    if root == "run" and kind != "cem":
+        raise ConfigError("run is for kind 'cem' (a pipeline study trains its own runs)")
+    return _walk_model(BaseConfig, path.split("."), "")
+
+
+# -- a trial's config ---------------------------------------------------------------------------
+
+def _assign(data: dict, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{path}: {part} is not a table")
+    node[leaf] = value
+
+
+def resolve(base: BaseConfig, base_profile: Profile, params: dict[str, Any], kind: str,
+            profile_name: str) -> ResolvedTrial:
+    """The trial's config: base plus parameters; ConfigError naming the path and the reason."""
+    data = base.model_dump(mode="python")
+    profile_data = base_profile.model_dump(mode="json")
+    profile_data["name"] = profile_name
+    for path, value in params.items():
+        root, _, rest = path.partition(".")
+        if root == "randomizers":
+            _assign(profile_data, rest, value)
+        else:
+            _assign(data, path, value)
+    try:
+        config = BaseConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(validation_lines(error, "")) from None
+    if "profile" in params:  # a searched base profile: randomizers.* edit the chosen one
+        try:
+            chosen = load_profile(config.profile).model_dump(mode="json")
+        except ProfileError as error:
+            raise ConfigError(f"profile = {config.profile!r}: {error}") from None
+        for path, value in params.items():
+            if path.startswith("randomizers."):
+                _assign(chosen, path.partition(".")[2], value)
+        profile_data = {**chosen, "name": profile_name}
+    from randomizers import parse_profile
+
+    try:
+        profile = parse_profile(profile_data, "randomizers")
+    except ProfileError as error:
+        raise ConfigError(str(error)) from None
+    pipeline = pipeline_config(config, profile_name) if kind == "pipeline" else None
+    return ResolvedTrial(params, config, profile, pipeline, config.cem)
+
+
+def check_params(base: BaseConfig, base_profile: Profile, params, kind: str, source: str,
+                 base_cem: CEMConfig | None) -> None:
+    """Each parameter's extreme values (with the conditions that make it active) give a valid
+    config; UserError naming the file, the path, the value and the reason otherwise. The CEM
+    settings are checked when ``base_cem`` (the CEM they override) is known."""
+    from studies.space import condition_values
+
+    for param in params:
+        for value in param.extremes():
+            assignment = {**condition_values(param, params), param.path: value}
+            try:
+                trial = resolve(base, base_profile, assignment, kind, "check")
+                cem = trial.pipeline.qtopt.cem if trial.pipeline is not None else base_cem
+                if cem is not None:
+                    trial.cem(cem)
+            except ConfigError as error:
+                raise UserError(f"{source}: search.{param.path} = {value!r} gives an invalid config: {error}") from None

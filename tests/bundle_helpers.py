@@ -1,0 +1,48 @@
+"""Tiny untrained training runs and their bundles, for the export, runtime and server tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def make_run(directory: Path, arch: str = "fast", image_size: int = 64, seed: int = 0) -> Path:
+    """A run directory as workbench.train writes it: config.json + checkpoint.safetensors (untrained)."""
+    from policies.checkpoint import save_checkpoint
+    from policies.config import QTOptConfig
+    from policies.learner import Learner
+    from workbench.train import PipelineConfig
+
+    torch.set_num_threads(1)
+    config = PipelineConfig(seed=seed, scene="bin_grasp", profile="none",
+                            qtopt=QTOptConfig(arch=arch, image_size=image_size), offline_steps=0, finetune_steps=0)
+    learner = Learner.from_config(config.qtopt, np.random.default_rng([seed, 100]))
+    directory.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(directory / "checkpoint.safetensors", learner, config.qtopt)
+    (directory / "config.json").write_text(config.model_dump_json(indent=2))
+    return directory
+
+
+def export(run: Path, out: Path) -> Path:
+    from workbench.export import export_run
+
+    export_run(run, out)
+    return out
+
+
+def rewrite_manifest(bundle: Path, change) -> None:
+    path = bundle / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def observation(bundle, image: np.ndarray | None = None, timestamp: float = 100.0) -> dict:
+    low, high = np.asarray(bundle.safety.workspace_low), np.asarray(bundle.safety.workspace_high)
+    if image is None:
+        image = np.full((bundle.image.height, bundle.image.width, 3), 128, np.uint8)
+    return {"image": image, "gripper_closed": 0.0, "height": 0.2, "tool_position": (low + high) / 2,
+            "timestamp": timestamp}

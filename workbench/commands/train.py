@@ -1,0 +1,37 @@
+"""`workbench train`: QT-Opt on a run directory (offline phase, then on-policy finetuning)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train a QT-Opt policy on a run directory")
+    parser.add_argument("--run", required=True, help="run directory holding offline/ from `workbench collect`")
+    parser.add_argument("--config", default=None, help="TOML file of PipelineConfig values (see docs)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.set_defaults(func=train_command)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from policies.checkpoint import CheckpointError
+    from policies.replay import ReplayFormatError
+    from workbench.errors import UserError
+    from workbench.train import train
+
+    if args.minutes is not None and not args.minutes > 0:
+        raise UserError(f"--minutes must be positive, got {args.minutes}")
+    try:
+        summary = train(args.run, args.config, resume=args.resume, minutes=args.minutes)
+    except (ReplayFormatError, CheckpointError) as error:
+        raise UserError(str(error)) from None
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['run']}: {summary['learner_step']} learner steps (stopped by {summary['stopped_by']}), "
+              f"{summary['offline_episodes']} offline + {summary['online_episodes']} on-policy episodes, "
+              f"{summary['seconds']:.0f} s; checkpoint, tensorboard/ and learning_curve.png written")
+    return 0
