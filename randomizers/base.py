@@ -4,7 +4,9 @@ A randomizer has two steps, kept apart so every draw can be logged and
 replayed: `draw(rng, scene)` returns a plain JSON-able sample and touches
 nothing; `apply(sample, target)` writes that sample into the compiled model
 through the scene's named handles. `apply` first restores the nominal values
-of the fields it owns, so samples never pile up across episodes.
+of the fields it owns, so samples never pile up across episodes. One-off
+work per model (filling the texture pool) goes in `startup(target)`, called
+the first time a model is seen.
 
 `NominalModel` keeps copies of those fields, taken the first time a model is
 seen; `SceneTarget` is what `apply` writes through: the model, its handles,
@@ -13,6 +15,7 @@ its nominal copy and the renderer that must receive changed textures.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -25,7 +28,7 @@ from scenes.build import Scene, SceneHandles
 RANDOMIZED_FIELDS = (
     "light_pos", "light_dir", "light_diffuse", "light_ambient", "light_specular", "light_castshadow",
     "light_active", "vis.headlight.diffuse",
-    "mat_specular", "mat_shininess", "mat_reflectance", "tex_data",
+    "mat_specular", "mat_shininess", "mat_reflectance", "mat_rgba", "mat_texid",
     "cam_pos", "cam_quat", "cam_fovy",
     "body_mass", "body_inertia", "geom_friction",
     "actuator_gainprm", "actuator_biasprm", "actuator_forcerange", "dof_damping", "opt.timestep",
@@ -66,7 +69,12 @@ class NominalModel:
         self.texture_layout = {
             t: (int(model.tex_adr[t]), (int(model.tex_height[t]), int(model.tex_width[t]), int(model.tex_nchannel[t])))
             for t in range(model.ntex)}
-        self.dirty_textures: set[int] = set()
+        # The texture pool: the seed it was filled from (None: not yet), whether it was filled before
+        # any render context of the model was made (then every context holds it), else the renderers
+        # it was uploaded to.
+        self.pool_seed: int | None = None
+        self.pool_in_every_context = False
+        self.pool_renderers: weakref.WeakSet = weakref.WeakSet()
         self.constants_dirty = False  # mass changed: derived constants need mj_setConst
 
 
@@ -91,28 +99,20 @@ class SceneTarget:
         return self.nominal.values[field]
 
     # -- textures: rewritten in tex_data, then pushed to the renderer's GPU copy ----
-    def _texture_slice(self, texture_id: int) -> tuple[slice, tuple[int, int, int]]:
-        start, shape = self.nominal.texture_layout[texture_id]
-        return slice(start, start + shape[0] * shape[1] * shape[2]), shape
-
     def texture_view(self, texture_id: int) -> np.ndarray:
-        where, shape = self._texture_slice(texture_id)
-        return self.model.tex_data[where].reshape(shape)
+        start, shape = self.nominal.texture_layout[texture_id]
+        return self.model.tex_data[start:start + shape[0] * shape[1] * shape[2]].reshape(shape)
 
     def write_texture(self, texture_id: int, pixels: np.ndarray) -> None:
         view = self.texture_view(texture_id)
         view[:, :, :3] = pixels
         if view.shape[2] == 4:
             view[:, :, 3] = 255  # opaque
-        self.nominal.dirty_textures.add(texture_id)
         self._uploads.add(texture_id)
 
-    def restore_texture(self, texture_id: int) -> None:
-        if texture_id in self.nominal.dirty_textures:
-            where, _ = self._texture_slice(texture_id)
-            self.model.tex_data[where] = self.nominal.values["tex_data"][where]
-            self.nominal.dirty_textures.discard(texture_id)
-            self._uploads.add(texture_id)
+    def upload(self, texture_ids) -> None:
+        """Send these textures to the renderer at the next flush."""
+        self._uploads.update(texture_ids)
 
     def flush(self) -> None:
         """Upload every texture changed since the last flush."""
@@ -140,6 +140,9 @@ class Randomizer:
     @property
     def frequency(self) -> str:
         return self.params.frequency
+
+    def startup(self, target: SceneTarget) -> None:
+        """One-off work the first time a model is seen (the texture pool); nothing by default."""
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> dict:
         raise NotImplementedError

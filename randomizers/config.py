@@ -112,6 +112,10 @@ class TextureParams(RandomizerParams):
     specular: UnitRange = Range(low=0.0, high=0.5)
     shininess: UnitRange = Range(low=0.0, high=0.5)
     reflectance: UnitRange = Range(low=0.0, high=0.0)
+    # Per episode, a procedural texture's material colour: each channel multiplies its pool colours.
+    tint: UnitRange = Range(low=0.7, high=1.0)
+    # The textures are drawn once per model into the scene's texture pool, from this seed.
+    pool_seed: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("kinds")
     @classmethod

@@ -22,7 +22,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from randomizers.base import NominalModel, SceneTarget
+from randomizers.base import NominalModel, Randomizer, SceneTarget
 from randomizers.camera import CameraRandomizer
 from randomizers.config import Profile, load_profile
 from randomizers.dynamics import DynamicsRandomizer
@@ -86,6 +86,8 @@ class Randomization:
     def build_scene(self, spec: SceneSpec, ids: tuple[int, ...], scales: tuple[float, ...] | None = None) -> Scene:
         """The compiled scene, from the cache when seen lately, with nominal physics (timestep included)."""
         scene = self.scenes.get(spec, ids, scales)
+        if scene.model not in self._nominals:  # compiled just now: startup runs before any render context
+            self.target(scene).nominal.pool_in_every_context = True
         self.restore_physics(scene)  # a cached model may still hold its last episode's dynamics
         return scene
 
@@ -93,9 +95,16 @@ class Randomization:
     def target(self, scene: Scene, renderer=None) -> SceneTarget:
         """Where samples go; the nominal copy is taken the first time a model is seen."""
         nominal = self._nominals.get(scene.model)
-        if nominal is None:
+        first_seen = nominal is None
+        if first_seen:
             nominal = self._nominals[scene.model] = NominalModel(scene.model)
-        return SceneTarget(scene, nominal, renderer, lambda: self._scratch_data(scene.model))
+        target = SceneTarget(scene, nominal, renderer, lambda: self._scratch_data(scene.model))
+        if first_seen:  # startup: one-off per model, e.g. the texture pool filled and uploaded
+            for randomizer in self.randomizers.values():
+                if isinstance(randomizer, Randomizer):  # the model randomizers; not the image one
+                    randomizer.startup(target)
+            target.flush()
+        return target
 
     def _scratch_data(self, model: mujoco.MjModel) -> mujoco.MjData:
         key = id(model)
@@ -114,7 +123,7 @@ class Randomization:
                 for name, seed in zip(ORDER, seeds) if name in names and name in self.randomizers}
 
     def apply(self, record: dict, scene: Scene, data: mujoco.MjData | None = None, renderer=None) -> None:
-        """Apply a record's samples: model fields in place, textures uploaded, then state changes."""
+        """Apply a record's samples: model fields in place, then state changes."""
         target = self.target(scene, renderer)
         for name, sample in record.items():
             if name not in self.randomizers:

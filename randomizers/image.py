@@ -8,7 +8,6 @@ image gives the same bytes. The parameters albumentations actually applied
 
 from __future__ import annotations
 
-import albumentations as A
 import numpy as np
 
 from randomizers.config import ImageParams
@@ -21,6 +20,8 @@ class ImageRandomizer:
 
     def __init__(self, params: ImageParams):
         self.params = params
+        import albumentations as A  # heavy (pulls in torch): only when augmenting
+
         self.pipeline = A.ReplayCompose(build_transforms(params))
 
     @property
@@ -41,6 +42,8 @@ class ImageRandomizer:
 
 
 def build_transforms(p: ImageParams) -> list:
+    import albumentations as A
+
     jitter, noise, blur, jpeg, shadow = p.color_jitter, p.noise, p.blur, p.jpeg, p.shadow
     return [
         A.ColorJitter(brightness=(jitter.brightness.low, jitter.brightness.high),

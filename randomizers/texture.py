@@ -1,32 +1,37 @@
-"""Texture and material: a new 2D texture and material finish per surface.
+"""Texture and material: a texture from the pool and a material finish per surface.
 
 The scene gives the floor, table, bin, gripper and every object its own
-material and texture. Each surface of the chosen groups gets a texture
-(checker, gradient, noise or stripes in random colours, or a crop of a
-photograph) written into `tex_data` in place and uploaded to the renderer,
-and a random specular, shininess and reflectance.
+material, and compiles a pool of spare textures that `texture_pool` fills
+once per model (see there). Per episode each surface of the chosen groups
+draws a kind (by the profile's weights), a pool slot of that kind, a colour
+tint for procedural textures (photographs stay as they are) and a random
+specular, shininess and reflectance. Applying points the material's RGB
+texture at the slot and sets its fields in place: no pixels are made or
+uploaded per episode.
 """
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
-from randomizers.base import Randomizer, SceneTarget, integer, uniform
+from randomizers.base import Randomizer, SceneTarget
 from randomizers.config import TextureParams
-from randomizers.patterns import texture_pixels
-from randomizers.photos import PhotoSet, load_photos
+from randomizers.texture_pool import ensure_pool, slot_kinds
 from scenes.build import Scene
+
+RGB = int(mujoco.mjtTextureRole.mjTEXROLE_RGB)
 
 
 class TextureRandomizer(Randomizer):
     name = "texture"
-    fields = ("mat_specular", "mat_shininess", "mat_reflectance")
+    fields = ("mat_specular", "mat_shininess", "mat_reflectance", "mat_rgba", "mat_texid")
     params: TextureParams
 
     def __init__(self, params: TextureParams):
         super().__init__(params)
-        weights = np.array([params.kinds.get(kind, 0.0) for kind in sorted(params.kinds)], float)
-        self._kinds = sorted(params.kinds)
+        self._kinds = sorted(kind for kind, weight in params.kinds.items() if weight > 0)
+        weights = np.array([params.kinds[kind] for kind in self._kinds], float)
         self._kind_probs = weights / weights.sum()
 
     def surfaces(self, scene: Scene) -> list[str]:
@@ -36,54 +41,39 @@ class TextureRandomizer(Randomizer):
             keys += [o.name for o in scene.handles.objects] if group == "objects" else [group]
         return keys
 
-    def photos(self, scene: Scene) -> PhotoSet | None:
-        if self.params.kinds.get("image", 0.0) <= 0:
-            return None
-        return load_photos(self.params.image_folder, texture_size(scene))
+    def slots(self, scene: Scene) -> list[list[int]]:
+        """Pool slots of each enabled kind, in the order of `self._kinds`."""
+        kinds = slot_kinds(self.params, len(scene.handles.pool_textures))
+        return [[slot for slot, k in enumerate(kinds) if k == kind] for kind in self._kinds]
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> dict:
-        photos = self.photos(scene)
-        return {key: self._draw_surface(rng, photos) for key in self.surfaces(scene)}
+        p, keys, slots = self.params, self.surfaces(scene), self.slots(scene)
+        n = len(keys)
+        kinds = rng.choice(len(self._kinds), size=n, p=self._kind_probs)
+        picks = rng.integers(0, np.array([len(s) for s in slots])[kinds])  # a slot within each kind
+        tints = rng.uniform(p.tint.low, p.tint.high, (n, 3)).tolist()
+        finish = {field: rng.uniform(getattr(p, field).low, getattr(p, field).high, n).tolist()
+                  for field in ("specular", "shininess", "reflectance")}
+        surfaces = {}
+        for i, key in enumerate(keys):
+            kind = self._kinds[kinds[i]]
+            tint = [1.0, 1.0, 1.0] if kind == "image" else tints[i]  # photographs keep their colours
+            surfaces[key] = {"kind": kind, "slot": slots[kinds[i]][picks[i]], "rgba": tint + [1.0],
+                             **{field: values[i] for field, values in finish.items()}}
+        return {"pool_seed": p.pool_seed, "surfaces": surfaces}
 
-    def _draw_surface(self, rng: np.random.Generator, photos: PhotoSet | None) -> dict:
-        p = self.params
-        kind = self._kinds[int(rng.choice(len(self._kinds), p=self._kind_probs))]
-        if kind == "image":
-            texture = {"kind": "image", "image": photos.names[int(rng.integers(len(photos.names)))],
-                       "crop": [float(v) for v in rng.random(2)], "rot90": int(rng.integers(4)),
-                       "flip": bool(rng.random() < 0.5)}
-        else:
-            colors = [[float(c) for c in rng.uniform(p.color.low, p.color.high, size=3)] for _ in range(2)]
-            texture = {"kind": kind, "colors": colors}
-            if kind in ("checker", "noise"):
-                texture["cells"] = integer(rng, p.cells)
-            if kind == "stripes":
-                texture["count"] = integer(rng, p.stripes)
-            if kind in ("gradient", "stripes"):
-                texture["angle_deg"] = float(rng.uniform(0.0, 360.0))
-            if kind == "noise":
-                texture["seed"] = int(rng.integers(2**31))
-        return {"texture": texture, "specular": uniform(rng, p.specular),
-                "shininess": uniform(rng, p.shininess), "reflectance": uniform(rng, p.reflectance)}
-
-    def restore(self, target: SceneTarget) -> None:
-        target.restore(self.fields)
-        for texture_id in target.handles.textures.values():
-            target.restore_texture(texture_id)  # only the ones this model has had rewritten
+    def startup(self, target: SceneTarget) -> None:
+        """Fill the model's texture pool (once per model) from the profile's pool seed."""
+        ensure_pool(target, self.params, self.params.pool_seed)
 
     def apply(self, sample: dict, target: SceneTarget) -> None:
         self.restore(target)
+        ensure_pool(target, self.params, sample["pool_seed"])  # a no-op unless the record used another seed
         m, h = target.model, target.handles
-        size = texture_size(target.scene)
-        photos = self.photos(target.scene)
-        for key, surface in sample.items():
-            target.write_texture(h.textures[key], texture_pixels(surface["texture"], size, photos))
+        for key, surface in sample["surfaces"].items():
             material = h.materials[key]
+            m.mat_texid[material, RGB] = h.pool_textures[surface["slot"]]
+            m.mat_rgba[material] = surface["rgba"]
             m.mat_specular[material] = surface["specular"]
             m.mat_shininess[material] = surface["shininess"]
             m.mat_reflectance[material] = surface["reflectance"]
-
-
-def texture_size(scene: Scene) -> int:
-    """Side of the scene's (square) surface textures."""
-    return int(scene.model.tex_width[next(iter(scene.handles.textures.values()))])

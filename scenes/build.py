@@ -62,6 +62,7 @@ class SceneHandles:
     surface_geoms: dict[str, tuple[int, ...]]  # surface group -> geom ids
     bin_floor_z: float
     bin_half_size: tuple[float, float]
+    pool_textures: tuple[int, ...] = ()  # spare textures `pool_00`.. for the texture randomizer
 
 
 @dataclass
@@ -115,6 +116,10 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
         _add_material(s, group, rgb, spec.render.texture_size, checker=group == "floor")
     for obj in objects:
         _add_material(s, obj.name, obj.rgba[:3], spec.render.texture_size, checker=False)
+    for index in range(spec.render.texture_pool):  # no material uses them until a randomizer says so
+        s.add_texture(name=pool_texture_name(index), type=mujoco.mjtTexture.mjTEXTURE_2D,
+                      builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT, width=spec.render.texture_size,
+                      height=spec.render.texture_size, rgb1=[1, 1, 1], rgb2=[1, 1, 1])
 
     world = s.worldbody
     table_top = spec.table.height
@@ -151,6 +156,10 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
                         specular=list(light.specular), castshadow=light.castshadow,
                         active=light.active)
     return s
+
+
+def pool_texture_name(index: int) -> str:
+    return f"pool_{index:02d}"
 
 
 def _add_material(s: mujoco.MjSpec, name: str, rgb, size: int, checker: bool) -> None:
@@ -267,4 +276,5 @@ def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> Scen
                        "bin": bin_geoms, "gripper": gripper_geoms},
         bin_floor_z=spec.table.height + _BIN_FLOOR_THICKNESS,
         bin_half_size=(spec.bin.inner_size[0] / 2, spec.bin.inner_size[1] / 2),
+        pool_textures=tuple(id_of(obj.mjOBJ_TEXTURE, pool_texture_name(i)) for i in range(spec.render.texture_pool)),
     )

@@ -90,6 +90,8 @@ class RenderSpec(Strict):
     shadow_size: Annotated[int, Field(ge=0, le=8192)] = 128
     headlight: Unit = 0.3
     texture_size: Annotated[int, Field(ge=8, le=512)] = 64
+    # Spare textures the texture randomizer fills once per model and hands out to surfaces.
+    texture_pool: Annotated[int, Field(ge=0, le=256)] = 32
 
 
 class PhysicsSpec(Strict):

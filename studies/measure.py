@@ -147,12 +147,14 @@ class TargetDomain:
 
 def success_and_latency(env, qnet, cem: CEMConfig, spec: ActionSpec, episodes: int,
                         seed: int) -> tuple[SuccessRate, float]:
-    """Greedy CEM policy success over ``episodes`` (seeds ``seed + i``), and its median action time in ms."""
+    """Greedy CEM policy success over ``episodes`` (episode i: ``run_episodes`` with seed ``seed + i``, so a
+    rung of the first k episodes sees the same scenes), and its median action time in ms."""
+    from workbench.evaluate import wilson_interval
     from workbench.qtopt_policy import QTOptPolicy
 
     timed = TimedPolicy(QTOptPolicy(qnet, cem, spec))
-    rate = run_episodes(env, timed, episodes, seed, progress=False)
-    return rate, float(np.median(timed.times) * 1000.0)
+    successes = sum(run_episodes(env, timed, 1, seed + index, progress=False).successes for index in range(episodes))
+    return wilson_interval(successes, episodes), float(np.median(timed.times) * 1000.0)
 
 
 def domain_gap(qnet, sim_frames: np.ndarray, target_frames: np.ndarray, seed: int, bootstrap: int,

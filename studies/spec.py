@@ -41,6 +41,7 @@ class StudySection(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     kind: Literal["pipeline", "cem"]
     description: str = ""
+    record: list[str] = Field(default_factory=list, description="more metrics to measure and keep per trial")
     storage: str | None = None  # default: sqlite:///<directory>/study.db
     directory: str | None = None  # default: runs/<name>
     heartbeat_seconds: float = Field(30.0, gt=0, description="how often a worker marks its running trial alive")
@@ -99,6 +100,9 @@ class StudyFile(Strict):
     budget: BudgetSection
     base: dict[str, Any] = Field(default_factory=dict)
     search: dict[str, Any] = Field(min_length=1)
+    # Trials to run first, by parameter values (e.g. the base profile's own ranges, or a known
+    # good setting): Optuna's enqueue_trial, when the study is created.
+    enqueue: list[dict[str, Any]] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,12 +141,17 @@ class Study:
     def multi_objective(self) -> bool:
         return len(self.file.objectives) > 1
 
+    def enqueued(self) -> list[dict[str, Any]]:
+        from randomizers.paths import flatten
+
+        return [flatten(table) for table in self.file.enqueue]
+
     @property
     def max_failed(self) -> int:
         return self.file.budget.max_failed or self.file.budget.trials
 
     def needed_metrics(self) -> list[str]:
-        names = self.metrics + [c.metric for c in self.file.constraints]
+        names = self.metrics + [c.metric for c in self.file.constraints] + list(self.file.study.record)
         return list(dict.fromkeys(names))
 
     def identity(self) -> dict:
@@ -208,6 +217,7 @@ def parse_study(text: str, source: str, storage: str | None = None) -> Study:
 
         base_cem = pipeline_config(base, "check").qtopt.cem
     check_params(base, profile, params, kind, source, base_cem)
+    _check_enqueued(file, params, source)
     directory = Path(file.study.directory or Path("runs") / file.study.name)
     url = storage or file.study.storage or default_url(directory)
     return Study(source, text, file, base, profile, params, url)
@@ -231,8 +241,32 @@ def _check_metrics(file: StudyFile, kind: str, source: str) -> None:
         if objective.metric in seen:
             raise UserError(f"{where}.metric = {objective.metric!r}: appears twice")
         seen.add(objective.metric)
+    for index, name in enumerate(file.study.record):
+        metric = METRICS.get(name)
+        if metric is None or kind not in metric.kinds:
+            raise UserError(f"{source}: study.record[{index}] = {name!r}: not a metric a {kind!r} study measures "
+                            f"({', '.join(m for m, d in METRICS.items() if kind in d.kinds)})")
     for index, constraint in enumerate(file.constraints):
         metric = METRICS.get(constraint.metric)
         if metric is None or kind not in metric.kinds:
             raise UserError(f"{source}: constraints[{index}].metric = {constraint.metric!r}: not a metric a "
                             f"{kind!r} study measures ({', '.join(m for m, d in METRICS.items() if kind in d.kinds)})")
+
+
+def _check_enqueued(file: StudyFile, params: list[Param], source: str) -> None:
+    """Enqueued trials name searched parameters, with values the parameter can take."""
+    from randomizers.paths import flatten
+    from studies.space import _member
+
+    by_path = {p.path: p for p in params}
+    for index, table in enumerate(file.enqueue):
+        for path, value in flatten(table).items():
+            where = f"{source}: enqueue[{index}].{path} = {value!r}"
+            param = by_path.get(path)
+            if param is None:
+                raise UserError(f"{where}: not a searched parameter")
+            if param.kind == "categorical":
+                if not _member(value, param.choices):
+                    raise UserError(f"{where}: not one of its choices {list(param.choices)}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not param.low <= value <= param.high:
+                raise UserError(f"{where}: outside its range [{param.low}, {param.high}]")

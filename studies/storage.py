@@ -57,9 +57,9 @@ def open_storage(url: str, source: str = "storage") -> optuna.storages.BaseStora
         storage.get_all_studies()
     except UserError as error:
         raise UserError(f"{source}: {error}") from None
-    except ModuleNotFoundError as error:
+    except ImportError as error:  # Optuna re-raises a missing driver as ImportError
         scheme = url.split(":", 1)[0].split("+", 1)[0]
-        hint = DRIVERS.get(scheme, f"the module {error.name}")
+        hint = DRIVERS.get(scheme, getattr(error, "name", None) or "the driver SQLAlchemy names for this URL")
         raise UserError(f"{source}: cannot open {shown(url)}: its database driver is not installed "
                         f"(install {hint})") from None
     except Exception as error:  # any driver's connection error: the message says why

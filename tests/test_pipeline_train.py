@@ -59,7 +59,7 @@ def trained(tmp_path_factory, offline):
 
 
 def test_tiny_run_writes_checkpoint_config_logs_and_curve(trained):
-    learner, info = learner_from_checkpoint(trained / "checkpoint.safetensors")
+    _, info = learner_from_checkpoint(trained / "checkpoint.safetensors")
     assert info.learner_step == 8 and info.config.batch_size == 8
     config = PipelineConfig.model_validate(json.loads((trained / "config.json").read_text()))
     assert config.seed == 0 and config.profile == "default" and config.qtopt.image_size == 64

@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 from randomizers import Randomization, load_profile, set_path  # noqa: E402
 from randomizers.base import RANDOMIZED_FIELDS, read_field  # noqa: E402
 from randomizers.scene_cache import SceneCache, build_scaled_scene  # noqa: E402
+from randomizers.texture_pool import draw_pool
 from scenes.build import build_scene  # noqa: E402
 from scenes.render import SceneRenderer  # noqa: E402
 from scenes.spec import load_scene  # noqa: E402
@@ -66,7 +67,7 @@ def test_restore_brings_back_every_nominal_value():
     randomization.apply(randomization.draw(np.random.default_rng(2), scene), scene, data)
     changed = model_fields(scene.model)
     assert all(not np.array_equal(changed[f], nominal[f]) for f in
-               ("light_pos", "tex_data", "cam_quat", "body_mass", "body_subtreemass", "dof_damping", "opt.timestep"))
+               ("light_pos", "mat_texid", "mat_rgba", "cam_quat", "body_mass", "body_subtreemass", "dof_damping", "opt.timestep"))
     target = randomization.target(scene)
     for randomizer in randomization.randomizers.values():
         if hasattr(randomizer, "restore"):
@@ -103,8 +104,10 @@ def test_samples_land_in_the_model_as_drawn():
     assert m.body_mass[obj.body] == pytest.approx(nominal["body_mass"][obj.body] * objects["mass_scale"][2])
     assert m.geom_friction[obj.geom, 0] == pytest.approx(nominal["geom_friction"][obj.geom, 0]
                                                          * objects["friction_scale"][2])
-    table = record["texture"]["table"]
+    table = record["texture"]["surfaces"]["table"]
     assert m.mat_specular[h.materials["table"]] == pytest.approx(table["specular"])
+    assert m.mat_texid[h.materials["table"], mujoco.mjtTextureRole.mjTEXROLE_RGB] == h.pool_textures[table["slot"]]
+    np.testing.assert_allclose(m.mat_rgba[h.materials["table"]], table["rgba"], rtol=1e-6)
     for pose, handle in zip(objects["poses"]["objects"], h.objects):
         assert data.qpos[handle.qpos_adr + 2] < pose[2] + 0.01  # dropped from the drawn pose, then settled
 
@@ -151,8 +154,49 @@ def test_texture_folder_of_photographs(tmp_path):
     randomization = Randomization(profile)
     scene, data = fresh()
     record = randomization.draw(rng, scene)
-    assert {s["texture"]["image"] for s in record["texture"].values()} <= {"photo0.png", "photo1.png", "photo2.png"}
+    pool = draw_pool(profile.texture, record["texture"]["pool_seed"], len(scene.handles.pool_textures), 64)
+    assert {t["image"] for t in pool} == {"photo0.png", "photo1.png", "photo2.png"}
     randomization.apply(record, scene, data)
+
+
+def test_texture_pool_is_filled_once_and_surfaces_only_point_at_it(renderer):
+    scene, data = fresh(renderer)
+    mujoco.mj_forward(scene.model, data)
+    surfaces = list(scene.handles.textures.values())
+    own_pixels = [texture_pixels_of(scene.model, t) for t in surfaces]
+    randomization = Randomization("wide")
+    randomization.apply(randomization.draw(np.random.default_rng(6), scene), scene, data, renderer)
+    pool = [texture_pixels_of(scene.model, t) for t in scene.handles.pool_textures]
+    assert len({p.tobytes() for p in pool}) == len(pool)  # every slot its own texture
+    for _ in range(3):  # later episodes leave every texture's pixels as they are
+        randomization.apply(randomization.draw(np.random.default_rng(7), scene), scene, data, renderer)
+    for texture, pixels in zip(scene.handles.pool_textures, pool):
+        np.testing.assert_array_equal(texture_pixels_of(scene.model, texture), pixels)
+    for texture, pixels in zip(surfaces, own_pixels):
+        np.testing.assert_array_equal(texture_pixels_of(scene.model, texture), pixels)
+    # The renderer reads mat_texid at render time: a fresh render context shows the same pixels.
+    image = renderer.render(data)
+    renderer.set_model(scene.model, scene.handles.camera)
+    np.testing.assert_array_equal(renderer.render(data), image)
+
+
+def test_a_record_from_another_pool_seed_refills_the_pool(renderer):
+    scene, data = fresh(renderer)
+    mujoco.mj_forward(scene.model, data)
+    other = Randomization(set_path(load_profile("wide"), "texture.pool_seed", 5))
+    record = {"texture": other.draw(np.random.default_rng(8), scene)["texture"]}
+    other.apply(record, scene, data, renderer)
+    expected = renderer.render(data)
+    scene, data = fresh(renderer)
+    mujoco.mj_forward(scene.model, data)
+    Randomization("wide").apply(record, scene, data, renderer)  # filled from seed 0 first, then from 5
+    np.testing.assert_array_equal(renderer.render(data), expected)
+
+
+def texture_pixels_of(model, texture):
+    start = model.tex_adr[texture]
+    size = model.tex_height[texture] * model.tex_width[texture] * model.tex_nchannel[texture]
+    return np.array(model.tex_data[start:start + size])
 
 
 def test_scaled_scenes_and_the_compile_cache():
@@ -168,3 +212,18 @@ def test_scaled_scenes_and_the_compile_cache():
     assert cache.get(SPEC, IDS) is not first
     cache.get(SPEC, IDS[:4])
     assert cache.get(SPEC, IDS, (1.1,) * len(IDS)) is not first  # evicted: least recently used
+
+
+def test_a_scene_built_by_the_randomization_renders_its_pool_without_uploads(renderer):
+    randomization = Randomization("wide")
+    scene = randomization.build_scene(SPEC, IDS)  # the pool is filled before the render context is made
+    renderer.set_model(scene.model, scene.handles.camera)
+    data = mujoco.MjData(scene.model)
+    GraspTask(scene).reset(data, np.random.default_rng(0))
+    target = randomization.target(scene, renderer)
+    randomization.apply(randomization.draw(np.random.default_rng(9), scene), scene, data, renderer)
+    assert not target.nominal.pool_renderers  # nothing was uploaded
+    image = renderer.render(data)
+    for texture in scene.handles.pool_textures:
+        renderer.upload_texture(texture)
+    np.testing.assert_array_equal(renderer.render(data), image)

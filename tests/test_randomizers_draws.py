@@ -19,6 +19,7 @@ from randomizers.lighting import LightingRandomizer
 from randomizers.objects import ObjectRandomizer
 from randomizers.photos import BUILTIN_PHOTOS
 from randomizers.texture import TextureRandomizer
+from randomizers.texture_pool import draw_pool, slot_kinds
 from scenes.build import build_scene
 from scenes.objects import TRAIN_IDS, split_ids
 from scenes.spec import load_scene
@@ -86,26 +87,45 @@ def test_texture_draws(scene):
     p = WIDE.texture
     randomizer = TextureRandomizer(p)
     samples = draws(randomizer, scene)
-    assert set(samples[0]) == {"floor", "table", "bin", "gripper"} | {o.name for o in scene.handles.objects}
-    surfaces = [surface for s in samples for surface in s.values()]
-    textures = [surface["texture"] for surface in surfaces]
+    assert all(s["pool_seed"] == p.pool_seed for s in samples)
+    assert set(samples[0]["surfaces"]) == {"floor", "table", "bin", "gripper"} | {o.name for o in scene.handles.objects}
+    surfaces = [surface for s in samples for surface in s["surfaces"].values()]
     total = sum(p.kinds.values())
     for kind, weight in p.kinds.items():
-        assert_frequency(sum(t["kind"] == kind for t in textures), len(textures), weight / total, f"kind {kind}")
+        assert_frequency(sum(s["kind"] == kind for s in surfaces), len(surfaces), weight / total, f"kind {kind}")
+    pool_size = len(scene.handles.pool_textures)
+    slot_kind = slot_kinds(p, pool_size)
+    assert all(slot_kind[s["slot"]] == s["kind"] for s in surfaces)
+    assert {s["slot"] for s in surfaces} == set(range(pool_size))  # every slot gets used
+    procedural = [s for s in surfaces if s["kind"] != "image"]
+    assert_covers([s["rgba"][:3] for s in procedural], p.tint, "tint")
+    assert all(s["rgba"] == [1.0, 1.0, 1.0, 1.0] for s in surfaces if s["kind"] == "image")
+    assert all(s["rgba"][3] == 1.0 for s in procedural)
+    for field in ("specular", "shininess", "reflectance"):
+        assert_covers([surface[field] for surface in surfaces], getattr(p, field), field)
+
+
+def test_texture_pool_draws():
+    p = WIDE.texture
+    textures = draw_pool(p, seed=0, count=DRAWS, size=64)
+    assert draw_pool(p, seed=0, count=8, size=64) == textures[:8]  # a pure function of the seed
+    assert draw_pool(p, seed=1, count=8, size=64) != textures[:8]
+    kinds = sorted(k for k, w in p.kinds.items() if w > 0)
+    assert [t["kind"] for t in textures[:len(kinds)]] == kinds  # slots go round the kinds in turn
     assert_covers([t["colors"] for t in textures if "colors" in t], p.color, "color")
     assert_all_integers([t["cells"] for t in textures if "cells" in t], p.cells, "cells")
     assert_all_integers([t["count"] for t in textures if t["kind"] == "stripes"], p.stripes, "stripes")
     photos = [t for t in textures if t["kind"] == "image"]
     assert {t["image"] for t in photos} == set(BUILTIN_PHOTOS)
     assert all(0 <= c <= 1 for t in photos for c in t["crop"])
-    for field in ("specular", "shininess", "reflectance"):
-        assert_covers([surface[field] for surface in surfaces], getattr(p, field), field)
+    with pytest.raises(ValueError, match="texture_pool"):
+        slot_kinds(p, 2)
 
 
 def test_texture_groups_and_kinds_can_be_narrowed(scene):
     p = WIDE.texture.model_copy(update={"groups": ("table",), "kinds": {"checker": 1.0, "image": 0.0}})
     samples = draws(TextureRandomizer(p), scene, 50)
-    assert all(set(s) == {"table"} and s["table"]["texture"]["kind"] == "checker" for s in samples)
+    assert all(set(s["surfaces"]) == {"table"} and s["surfaces"]["table"]["kind"] == "checker" for s in samples)
 
 
 def test_object_choices_come_from_the_training_split_in_range():

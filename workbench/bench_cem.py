@@ -49,7 +49,7 @@ def run(args) -> dict:
         qnet = build_qnet(arch, args.image_size, rng).eval()
         figures[f"{arch}_parameters"] = count_parameters(qnet)
         figures[f"{arch}_cem_ms_per_action"] = median_ms(
-            lambda: cem_select(qnet, image, state, cem, rng), args.repeats)
+            lambda qnet=qnet: cem_select(qnet, image, state, cem, rng), args.repeats)
     figures["fast_over_paper_latency"] = figures["fast_cem_ms_per_action"] / figures["paper_cem_ms_per_action"]
     figures["paper_over_fast_latency"] = 1.0 / figures["fast_over_paper_latency"]
     return figures

@@ -76,8 +76,8 @@ def run(args) -> dict:
     # 1. Offline data: two explorer processes until the collection deadline.
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters: no forked GL or torch state
     deadline = time.time() + collect_seconds
-    kwargs = dict(scene=args.scene, profile=args.profile, episodes=10**6, seed=args.seed, image_size=image_size,
-                  deadline=deadline, progress=False)
+    kwargs = {"scene": args.scene, "profile": args.profile, "episodes": 10**6, "seed": args.seed,
+              "image_size": image_size, "deadline": deadline, "progress": False}
     with spawn.Pool(2) as pool:
         results = pool.starmap(collect_worker, [(str(run_dir / "offline"), kwargs, w, 2) for w in range(2)])
         pool.close()
@@ -94,10 +94,10 @@ def run(args) -> dict:
                      "steps_per_episode": 0, "checkpoint_every": min(base.checkpoint_every, 500)}
     train_deadline = time.time() + remaining
     first_index = 1 + max(int(p.stem.split("-")[1]) for p in (run_dir / "offline").glob("episode-*.safetensors"))
-    collector = spawn.Process(target=_collector_main, args=(str(run_dir), dict(
-        scene=args.scene, profile=args.profile, image_size=image_size, seed=args.seed, offline_steps=offline_steps,
-        first_offline_index=first_index, explore_epsilon=base.explore_epsilon, explore_noise=base.explore_noise,
-        deadline=train_deadline)))
+    collector = spawn.Process(target=_collector_main, args=(str(run_dir), {
+        "scene": args.scene, "profile": args.profile, "image_size": image_size, "seed": args.seed,
+        "offline_steps": offline_steps, "first_offline_index": first_index,
+        "explore_epsilon": base.explore_epsilon, "explore_noise": base.explore_noise, "deadline": train_deadline}))
     collector.start()
     train_started = time.time()
     try:

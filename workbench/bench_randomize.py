@@ -1,11 +1,15 @@
 """The cost of randomizing: drawing and applying each randomizer against a recompile.
 
 All figures are medians in milliseconds. In place: for each enabled randomizer
-of the profile, per episode, the draw
-(a JSON-able sample from a generator) and the apply (restore the nominal
-fields, write the sample into the compiled model, upload changed textures).
-The visual randomizers (lighting, texture, camera) are summed: that is what
-an episode's new look costs in place. The image augmentation is per frame.
+of the profile, per episode, the draw (a JSON-able sample from a generator)
+and the apply (restore the nominal fields, write the sample into the compiled
+model). `visual_apply_ms` times what an episode's new look costs in place:
+drawing and applying the visual randomizers (lighting, texture, camera)
+together. The image augmentation is per frame.
+
+The texture randomizer only points materials at textures of the scene's
+texture pool; filling the pool (drawing, writing and uploading its textures)
+is one-off work per model, timed apart as `pool_fill_ms`.
 
 Recompile: what the same change costs through `MjSpec`: building and
 compiling the scene (same objects) and making the render context for the new
@@ -74,27 +78,34 @@ def run(args) -> dict:
     visual = [name for name in _MODEL_VISUAL if name in randomization.randomizers]
     figures["visual_randomizers"] = ",".join(visual)
     figures["visual_draw_ms"] = sum(draw_ms[name] for name in visual)
-    figures["visual_apply_ms"] = sum(apply_ms[name] for name in visual)
-    if "texture" in randomization.randomizers:  # the floor under the texture cost: one GPU upload each
+    figures["visual_apply_only_ms"] = sum(apply_ms[name] for name in visual)
+    figures["visual_apply_ms"] = _time_visual_episode(randomization, scene, renderer, rng, visual, episodes)
+    if "texture" in randomization.randomizers:
         figures["textures_per_episode"] = len(randomization.randomizers["texture"].surfaces(scene))
-        figures["upload_ms_per_texture"] = _time_upload(scene, renderer, episodes)
+        figures["pool_textures"] = len(scene.handles.pool_textures)
+        figures["pool_fill_ms"] = _time_pool_fill(randomization, scene, renderer, max(3, recompiles // 3))
 
     compile_ms, context_ms = _time_recompile(spec, ids, renderer, recompiles)
     figures["recompile_compile_ms"] = compile_ms
     figures["recompile_render_context_ms"] = context_ms
     figures["recompile_ms"] = compile_ms + context_ms
+    # The pool's textures make every compile and render context dearer: the same scene without them.
+    poolless = spec.model_copy(update={"render": spec.render.model_copy(update={"texture_pool": 0})})
+    figures["recompile_without_pool_ms"] = sum(_time_recompile(poolless, ids, renderer, recompiles))
     figures["recompile_scaled_objects_compile_ms"], figures["compile_cache_hit_ms"] = _time_scaled_build(
         randomization, spec, ids, rng, recompiles)
     figures["env_rebuild_ms"] = _time_env_rebuild(spec, ids, renderer, rng, max(3, recompiles // 5))
     if figures["visual_apply_ms"] > 0:
         figures["recompile_over_visual_apply"] = figures["recompile_ms"] / figures["visual_apply_ms"]
         figures["env_rebuild_over_visual_apply"] = figures["env_rebuild_ms"] / figures["visual_apply_ms"]
+        figures["recompile_without_pool_over_visual_apply"] = (figures["recompile_without_pool_ms"]
+                                                               / figures["visual_apply_ms"])
     renderer.close()
     return figures
 
 
 def _time_in_place(randomization, scene, data, renderer, frame, rng, episodes) -> tuple[dict, dict]:
-    """Median ms per episode of each randomizer's draw and apply (apply includes texture uploads)."""
+    """Median ms per episode of each randomizer's draw and apply."""
     draw = {name: [] for name in randomization.randomizers}
     apply = {name: [] for name in randomization.randomizers}
     for warm_up in range(3):  # photos loaded, caches and GL state warm: time the steady state
@@ -123,14 +134,29 @@ def _median_ms(seconds: list[float]) -> float:
     return 1e3 * float(np.median(seconds))
 
 
-def _time_upload(scene, renderer, repeats: int) -> float:
-    textures = list(scene.handles.textures.values())
+def _time_visual_episode(randomization, scene, renderer, rng, visual, episodes) -> float:
+    """Median ms per episode to draw and apply the visual randomizers together (0 when none is on)."""
+    if not visual:
+        return 0.0
+    times = []
+    for _ in range(episodes):
+        start = time.perf_counter()
+        randomization.apply(randomization.draw(rng, scene, visual), scene, None, renderer)
+        times.append(time.perf_counter() - start)
+    return _median_ms(times)
+
+
+def _time_pool_fill(randomization, scene, renderer, repeats: int) -> float:
+    """Median ms of the texture pool's one-off fill for a model: draw, write and upload every pool texture."""
+    randomizer = randomization.randomizers["texture"]
     times = []
     for _ in range(repeats):
+        target = randomization.target(scene, renderer)
+        target.nominal.pool_seed = None  # as if the model were new
         start = time.perf_counter()
-        for texture_id in textures:
-            renderer.upload_texture(texture_id)
-        times.append((time.perf_counter() - start) / len(textures))
+        randomizer.startup(target)
+        target.flush()
+        times.append(time.perf_counter() - start)
     return _median_ms(times)
 
 

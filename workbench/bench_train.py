@@ -21,23 +21,10 @@ def add_arguments(parser) -> None:
 def run(args) -> dict:
     import torch
 
-    from policies.batches import LabelledBatch
-    from policies.bench import random_transitions
-    from policies.config import QTOptConfig
-    from policies.learner import Learner
-
     figures: dict = {"image_size": args.image_size, "batch_size": args.batch_size,
                      "torch_threads": torch.get_num_threads()}
     for arch in ARCHITECTURES:
-        rng = np.random.default_rng(0)
-        config = QTOptConfig(arch=arch, image_size=args.image_size, batch_size=args.batch_size)
-        learner = Learner.from_config(config, rng)
-        updater = learner.bellman_updater(config)
-        batch = random_transitions(args.batch_size, args.image_size, rng)
-        labelled = LabelledBatch(batch.images, batch.states, batch.actions,
-                                 rng.random(args.batch_size, dtype=np.float32))
-        label_ms = median_ms(lambda: updater.label(batch, rng), args.repeats, warmup=2)
-        step_ms = median_ms(lambda: learner.train_step(labelled), args.repeats, warmup=2)
+        label_ms, step_ms = _time_architecture(arch, args)
         figures[f"{arch}_bellman_labels_per_s"] = args.batch_size / (label_ms / 1e3)
         figures[f"{arch}_gradient_steps_per_s"] = 1e3 / step_ms
         # One full QT-Opt update: label a batch, then train on it.
@@ -45,3 +32,21 @@ def run(args) -> dict:
     for key in ("bellman_labels_per_s", "gradient_steps_per_s", "updates_per_s"):
         figures[f"fast_over_paper_{key}"] = figures[f"fast_{key}"] / figures[f"paper_{key}"]
     return figures
+
+
+def _time_architecture(arch: str, args) -> tuple[float, float]:
+    """Median milliseconds to label one batch and to take one learner step on it."""
+    from policies.batches import LabelledBatch
+    from policies.bench import random_transitions
+    from policies.config import QTOptConfig
+    from policies.learner import Learner
+
+    rng = np.random.default_rng(0)
+    config = QTOptConfig(arch=arch, image_size=args.image_size, batch_size=args.batch_size)
+    learner = Learner.from_config(config, rng)
+    updater = learner.bellman_updater(config)
+    batch = random_transitions(args.batch_size, args.image_size, rng)
+    labelled = LabelledBatch(batch.images, batch.states, batch.actions, rng.random(args.batch_size, dtype=np.float32))
+    label_ms = median_ms(lambda: updater.label(batch, rng), args.repeats, warmup=2)
+    step_ms = median_ms(lambda: learner.train_step(labelled), args.repeats, warmup=2)
+    return label_ms, step_ms

@@ -36,9 +36,22 @@ from policies.batches import Transitions
 from policies.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from policies.config import QTOptConfig
 from policies.learner import Learner
-from policies.replay import OfflineStore, OnlineBuffer, ReplayFormatError, ReplayMixer, read_episode
-from workbench.collect import (MANIFEST, ONLINE_SOURCE, episode_id, episode_seed, make_env, policy_rng,
-                               run_episode)
+from policies.replay import (
+    OfflineStore,
+    OnlineBuffer,
+    ReplayFormatError,
+    ReplayMixer,
+    read_episode,
+)
+from workbench.collect import (
+    MANIFEST,
+    ONLINE_SOURCE,
+    episode_id,
+    episode_seed,
+    make_env,
+    policy_rng,
+    run_episode,
+)
 from workbench.errors import UserError
 from workbench.files import write_bytes_atomic
 from workbench.qtopt_policy import CHECKPOINT_NAME, QTOptPolicy
@@ -148,6 +161,7 @@ class EpisodeReplay:
         self.buffer = OnlineBuffer(capacity)
         self.loaded: set[str] = set()
         self.episodes = self.successes = 0
+        self.recent_success: deque[bool] = deque(maxlen=50)  # of the last episodes added, whoever collected them
         self.image_shape: tuple | None = None
 
     def refresh(self) -> int:
@@ -166,6 +180,7 @@ class EpisodeReplay:
         self.loaded.add(name)
         self.episodes += 1
         self.successes += episode.success
+        self.recent_success.append(episode.success)
 
     def __len__(self) -> int:
         return len(self.buffer)
@@ -321,7 +336,6 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
     mixer = ReplayMixer(offline, online, qcfg.offline_fraction)
     updater = learner.bellman_updater(qcfg)
     env = policy = eval_env = None
-    recent_success: deque[bool] = deque(maxlen=50)
     next_online_index = _next_online_index(online)
     window_start, window_steps = time.monotonic(), 0
     losses, mean_qs, target_qs = [], [], []
@@ -352,7 +366,6 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
                                    "profile": config.profile, "split": "train"})
             path = online.store.add(episode)  # on disk first: a kill loses nothing collected
             online.add(episode, path.name, str(path))
-            recent_success.append(episode.success)
         if step % config.refresh_every == 0 and step > 0:
             offline.refresh()
             online.refresh()
@@ -374,7 +387,7 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
                      "loss": float(np.mean(losses)), "mean_q": float(np.mean(mean_qs)),
                      "target_q": float(np.mean(target_qs)), "steps_per_s": rate,
                      "offline_episodes": offline.episodes, "online_episodes": online.episodes,
-                     "collect_success": float(np.mean(recent_success)) if recent_success else None}
+                     "collect_success": float(np.mean(online.recent_success)) if online.recent_success else None}
             history.append(point)
             _log_scalars(writer, point)
             bar.set_postfix(loss=f"{point['loss']:.3f}", q=f"{point['mean_q']:.2f}")
