@@ -122,9 +122,15 @@ randomizers.image.enabled = {{ choices = [true, false] }}
 
 
 def trial_states(db: Path, name: str) -> list[tuple[int, str]]:
-    """(number, state) of every trial, read straight from the SQLite file (what a dashboard sees)."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT trials.number, trials.state FROM trials JOIN studies ON trials.study_id = studies.study_id "
-            "WHERE studies.study_name = ? ORDER BY trials.number", (name,)).fetchall()
+    """(number, state) of every trial, read straight from the SQLite file (what a dashboard sees);
+    empty while the file is still being created."""
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db, timeout=30) as connection:
+            rows = connection.execute(
+                "SELECT trials.number, trials.state FROM trials JOIN studies ON trials.study_id = studies.study_id "
+                "WHERE studies.study_name = ? ORDER BY trials.number", (name,)).fetchall()
+    except sqlite3.OperationalError:  # no tables yet
+        return []
     return [(int(number), str(state)) for number, state in rows]

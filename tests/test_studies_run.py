@@ -73,10 +73,7 @@ def test_failed_trial_recorded_with_reason_study_goes_on_report_and_best(run, tm
 
 
 def _running(db: Path, name: str) -> list[int]:
-    try:
-        return [n for n, state in trial_states(db, name) if state == "RUNNING"]
-    except Exception:  # the database is being created
-        return []
+    return [n for n, state in trial_states(db, name) if state == "RUNNING"]
 
 
 def test_sigkill_mid_trial_then_resume_keeps_completed_and_fails_the_interrupted(run, tmp_path):
@@ -88,7 +85,7 @@ def test_sigkill_mid_trial_then_resume_keeps_completed_and_fails_the_interrupted
         process = subprocess.Popen(command, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
-            states = dict(trial_states(db, "k")) if db.exists() else {}
+            states = dict(trial_states(db, "k"))
             if list(states.values()).count("COMPLETE") >= 2 and _running(db, "k"):
                 break
             time.sleep(0.05)

@@ -9,7 +9,9 @@ import json
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a QT-Opt policy on a run directory")
     parser.add_argument("--run", required=True, help="run directory holding offline/ from `workbench collect`")
-    parser.add_argument("--config", default=None, help="TOML of workbench.train.PipelineConfig fields, e.g. offline_steps = 5000 and [qtopt] batch_size = 32")
+    parser.add_argument("--config", default=None,
+                        help="TOML of workbench.train.PipelineConfig fields, e.g. offline_steps = 5000, "
+                             "[qtopt] batch_size = 32")
     parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
