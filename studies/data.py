@@ -23,7 +23,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from policies.replay import Episode, OfflineStore
+from policies.replay import OfflineStore
 from randomizers import Profile
 from workbench.files import write_bytes_atomic
 

@@ -15,17 +15,22 @@ import sys
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+PARENT_ENV = "WORKBENCH_STUDY_PARENT"  # the pid a child process must die with
 
 
 def die_with_parent() -> None:
-    """In a child (``preexec_fn`` or its first line): get SIGKILL when the parent dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    """First thing in a child started by ``child_env(parent=True)``: get SIGKILL when the parent dies
+    (Linux), and exit at once if it already has. (Done in the child, not as ``preexec_fn``, which is
+    unsafe in a process with threads, such as a worker with its heartbeat.)"""
+    expected = os.environ.pop(PARENT_ENV, None)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if expected is not None and os.getppid() != int(expected):
+        os._exit(1)  # the parent died before the line above: nobody wants this process any more
 
 
 def process_start(pid: int) -> int | None:
@@ -64,10 +69,13 @@ def identity() -> dict:
     return {"host": socket.gethostname(), "pid": pid, "start": process_start(pid)}
 
 
-def child_env() -> dict:
-    """The environment of a child Python process: this checkout importable, no progress bars."""
+def child_env(parent: bool = False) -> dict:
+    """The environment of a child Python process: this checkout importable, no progress bars; with
+    ``parent``, the pid the child's ``die_with_parent`` checks."""
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
+    if parent:
+        env[PARENT_ENV] = str(os.getpid())
     paths = [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env.setdefault("MUJOCO_GL", "egl")

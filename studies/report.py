@@ -122,7 +122,7 @@ def make_plots(study: optuna.Study, spec: Study) -> tuple[dict[str, bytes], list
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 plots[name] = _png(draw())
-        except Exception as error:  # Optuna refuses (e.g. a parameter with one value): say why, go on
+        except Exception as error:  # noqa: BLE001 - Optuna refuses (e.g. one value per parameter): say why, go on
             import matplotlib.pyplot as plt
 
             plt.close("all")

@@ -19,7 +19,6 @@ trial hanging.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import subprocess
@@ -34,7 +33,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from studies.processes import child_env, die_with_parent, identity, process_alive
+from studies.processes import child_env, identity, process_alive
 from studies.space import suggest
 from studies.spec import Study, parse_study
 from studies.storage import open_storage, shown
@@ -106,7 +105,7 @@ def mark_failed(study: optuna.Study, storage, number: int, reason: str) -> bool:
         study_id = storage.get_study_id_from_name(study.study_name)
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
         storage.set_trial_user_attr(trial_id, FAIL_REASON, reason)
-    except Exception:  # finished meanwhile (another worker recovered it): nothing to do
+    except Exception:  # noqa: BLE001 - finished meanwhile (another worker recovered it): nothing to do
         return False
     study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
     return True
@@ -172,7 +171,7 @@ class Heartbeat:
         while not self.done.wait(self.interval):
             try:
                 self.trial.set_user_attr(HEARTBEAT, time.time())
-            except Exception:
+            except Exception:  # noqa: BLE001
                 return  # the trial finished, or the storage is gone: the main thread will say
 
     def __exit__(self, *exc) -> None:
@@ -254,7 +253,7 @@ def run_trial(study: optuna.Study, spec: Study, objective, log) -> TrialState:
             reason, state = f"invalid trial config: {error}", TrialState.FAIL
         except (TrialFailure, MetricUndefined, UserError) as error:
             reason, state = str(error), TrialState.FAIL
-        except Exception as error:  # a bug or a library error: recorded, and the study goes on
+        except Exception as error:  # noqa: BLE001 - a bug or a library error: recorded, the study goes on
             reason, state = f"{type(error).__name__}: {error}", TrialState.FAIL
             if folder.exists():
                 write_bytes_atomic(folder / "error.txt", traceback.format_exc().encode())
@@ -366,8 +365,7 @@ def spawn_workers(spec: Study, workers: int, deadline: float) -> None:
     for index in range(workers):
         command = [sys.executable, "-m", "studies.worker", str(study_file), "--storage", spec.storage_url,
                    "--index", str(index), "--minutes", f"{remaining:.4f}"]
-        processes.append(subprocess.Popen(command, env=child_env(), stdin=subprocess.DEVNULL,
-                                          preexec_fn=die_with_parent if os.name == "posix" else None))
+        processes.append(subprocess.Popen(command, env=child_env(parent=True), stdin=subprocess.DEVNULL))
     try:
         codes = [process.wait() for process in processes]
     except KeyboardInterrupt:

@@ -220,7 +220,14 @@ def parse_study(text: str, source: str, storage: str | None = None) -> Study:
     _check_enqueued(file, params, source)
     directory = Path(file.study.directory or Path("runs") / file.study.name)
     url = storage or file.study.storage or default_url(directory)
-    return Study(source, text, file, base, profile, params, url)
+    study = Study(source, text, file, base, profile, params, url)
+    if kind == "pipeline" and base.collect.reuse == "rerender" and not study.visual_only():
+        changing = [p.path for p in params if not p.path.startswith(("randomizers.lighting", "randomizers.texture",
+                                                                      "randomizers.camera", "randomizers.image",
+                                                                      "train.", "cem.", "eval."))]
+        raise UserError(f"{source}: base.collect.reuse = 'rerender': re-rendering keeps the recorded physics, but "
+                        f"{changing[0]} changes what happens in an episode; use 'auto' or 'collect'")
+    return study
 
 
 def _check_metrics(file: StudyFile, kind: str, source: str) -> None:

@@ -35,7 +35,7 @@ def shown(url: str) -> str:
         from sqlalchemy.engine import make_url
 
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: the open will say so
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can parse: the open will say so
         return url
 
 
@@ -62,7 +62,7 @@ def open_storage(url: str, source: str = "storage") -> optuna.storages.BaseStora
         hint = DRIVERS.get(scheme, getattr(error, "name", None) or "the driver SQLAlchemy names for this URL")
         raise UserError(f"{source}: cannot open {shown(url)}: its database driver is not installed "
                         f"(install {hint})") from None
-    except Exception as error:  # any driver's connection error: the message says why
+    except Exception as error:  # noqa: BLE001 - any driver's connection error: the message says why
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{source}: cannot open {shown(url)}: {reason}") from None
     return storage

@@ -1,4 +1,4 @@
-"""A trial's training: ``workbench train`` in a child process, watched from the worker.
+"""A trial's training: ``workbench train`` in a child process (``studies.train_child``), watched from the worker.
 
 The trainer writes its checkpoint every ``checkpoint_every`` learner steps (atomically);
 the worker copies each new one and measures it while training goes on, as QT-Opt's
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from studies.processes import child_env, die_with_parent
+from studies.processes import child_env
 from workbench.files import write_bytes_atomic
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -65,12 +64,12 @@ class Trainer:
         self.copy = run_dir.parent / "measured-checkpoint.safetensors"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "workbench.cli", "train", "--run", str(self.run_dir),
+        command = [sys.executable, "-m", "studies.train_child", "--run", str(self.run_dir),
                    "--config", str(self.config_path), "--json"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=child_env(), preexec_fn=die_with_parent if os.name == "posix" else None)
+                                            env=child_env(parent=True))
 
     def checkpoints(self) -> Iterator[Path]:
         """A private copy of each new checkpoint while the trainer runs (the last one included), safe to

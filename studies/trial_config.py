@@ -13,7 +13,7 @@
 
 A dotted path names one value: ``randomizers.<profile path>`` (see ``workbench randomize
 show``), ``train.<PipelineConfig path>``, ``cem.<field>``, ``collect.<field>``,
-``eval.<field>``, or ``seed``/``scene``/``profile``/``run``.
+``eval.<field>``, or ``seed``/``scene``/``profile`` (the base profile, among built-in names or files).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from randomizers.paths import flatten
 from workbench.errors import UserError
 from workbench.train import PipelineConfig
 
-ROOTS = ("randomizers", "train", "cem", "collect", "eval", "seed", "scene", "profile", "run")
+ROOTS = ("randomizers", "train", "cem", "collect", "eval", "seed", "scene", "profile")
 PIPELINE_OWN = ("seed", "scene", "profile")  # set at the top of [base], not inside [base.train]
 
 
@@ -209,6 +209,8 @@ def value_type(path: str, kind: str, profile: Profile) -> type | None:
     """The type of the config value at ``path`` (None: unknown); ConfigError (the reason) when the
     path does not exist or cannot be searched."""
     root, _, rest = path.partition(".")
+    if root == "run":
+        raise ConfigError("the run is fixed for a study (one Q-network per study; make one study per run)")
     if root not in ROOTS:
         raise ConfigError(f"unknown path: no {root!r} at the top (searchable: {', '.join(ROOTS)})")
     if root == "randomizers":
@@ -234,8 +236,8 @@ def value_type(path: str, kind: str, profile: Profile) -> type | None:
         return _walk_model(PipelineConfig, parts, "train")
     if root == "collect" and kind != "pipeline":
         raise ConfigError(f"kind {kind!r} collects nothing; collect.* parameters need kind 'pipeline'")
-    if root == "run" and kind != "cem":
-        raise ConfigError("run is for kind 'cem' (a pipeline study trains its own runs)")
+    if root in ("scene", "profile") and kind != "pipeline":
+        raise ConfigError(f"kind {kind!r} evaluates a trained run; its {root} cannot be searched")
     return _walk_model(BaseConfig, path.split("."), "")
 
 
