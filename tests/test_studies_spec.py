@@ -125,3 +125,16 @@ def test_unreachable_storage_exits_2_before_any_trial(tmp_path, capsys, url, wor
     for word in words:
         assert word in error, error
     assert not (directory / "trials").exists()
+
+
+def test_rerendering_is_refused_when_the_physics_is_searched(tmp_path, capsys):
+    path = pipeline_study(tmp_path / "s.toml", name="s", directory=tmp_path / "s", trials=1, pruner='name = "none"',
+                          extra="randomizers.dynamics.damping_scale.high = { low = 1.1, high = 2.0 }")
+    path.write_text(path.read_text().replace("[base.collect]\nepisodes = 3", '[base.collect]\nepisodes = 3\nreuse = "rerender"'))
+    assert cli.main(["study", "run", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "base.collect.reuse = 'rerender'" in error and "randomizers.dynamics.damping_scale.high" in error
+    spec_path = pipeline_study(tmp_path / "t.toml", name="t", directory=tmp_path / "t", trials=1,
+                               pruner='name = "none"', extra="randomizers.dynamics.damping_scale.high = "
+                                                             "{ low = 1.1, high = 2.0 }")
+    assert not load_study_file(spec_path).visual_only()  # "auto" collects instead
