@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from policies.files import atomic_write_bytes
 
 
 def write_bytes_atomic(path: str | Path, payload: bytes) -> None:
+    """`policies.files.atomic_write_bytes`, creating the parent directories first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, payload)
 
 
 def write_image_atomic(path: str | Path, image) -> None:
