@@ -26,12 +26,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="run a benchmark")
     sub = parser.add_subparsers(dest="bench_name", required=True, metavar="NAME")
     for name, help_text in BENCHMARKS.items():
-        try:
-            module = importlib.import_module(f"workbench.bench_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"workbench.bench_{name}":
-                continue  # not built in this checkout
-            raise
+        module = importlib.import_module(f"workbench.bench_{name}")
         bench = sub.add_parser(name, help=help_text)
         bench.add_argument("--json", action="store_true", help="print one JSON object")
         bench.add_argument("--cores", type=int, default=1, help="CPU cores to pin the benchmark to")
