@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.cem import CEMConfig
+from policies.files import FileProblem
 from policies.preprocess import CHANNEL_ORDERS
 from policies.robot_action import ActionMapping
 from policies.safety import SafetyLimits
@@ -41,13 +42,8 @@ ONNX_OUTPUTS = ("logits",)
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
-class BundleError(ValueError):
+class BundleError(FileProblem):
     """A bundle the runtime refuses; ``path`` is the offending file."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import safetensors.numpy
 import torch
 
 from policies.config import QTOptConfig
-from policies.files import atomic_write_bytes, read_safetensors_metadata
+from policies.files import FileProblem, atomic_write_bytes, read_safetensors_metadata
 from policies.learner import Learner
 
 FORMAT_VERSION = 1
@@ -39,11 +39,8 @@ METADATA_KEY = "workbench.checkpoint"
 NETWORK_PREFIXES = ("online", "polyak", "lagged")
 
 
-class CheckpointError(ValueError):
-    def __init__(self, path: str | os.PathLike, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+class CheckpointError(FileProblem):
+    pass
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 import tempfile
 from pathlib import Path
+
+from policies.safetensors_numpy import parse_header
+
+class FileProblem(ValueError):
+    """A file we refuse to use; the message starts with its path."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # reading the umask means setting it: put it straight back
@@ -42,18 +51,4 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def read_safetensors_metadata(data: bytes) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors blob; ValueError if the header is cut or malformed."""
-    if len(data) < 8:
-        raise ValueError(f"file is {len(data)} bytes, too short for a safetensors header")
-    (header_length,) = struct.unpack("<Q", data[:8])
-    if 8 + header_length > len(data):
-        raise ValueError(f"header claims {header_length} bytes but the file has {len(data) - 8} after the length")
-    try:
-        header = json.loads(data[8 : 8 + header_length])
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"header is not valid JSON ({error})") from None
-    if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
-    metadata = header.get("__metadata__", {})
-    if not isinstance(metadata, dict):
-        raise ValueError("header __metadata__ is not a JSON object")
-    return metadata
+    return parse_header(data)[1]

@@ -22,8 +22,8 @@ DTYPES = {
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 
 
-def load_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata) of a safetensors blob; arrays are read-only views into ``data``."""
+def parse_header(data: bytes) -> tuple[dict, dict[str, str], int]:
+    """(tensor entries, metadata, header length) of a safetensors blob; ValueError if malformed."""
     if len(data) < 8:
         raise ValueError(f"{len(data)} bytes, too short for a safetensors header")
     (header_length,) = struct.unpack("<Q", data[:8])
@@ -38,6 +38,12 @@ def load_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]
     metadata = header.pop("__metadata__", {}) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise ValueError("header __metadata__ is not a map of strings")
+    return header, metadata, header_length
+
+
+def load_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, metadata) of a safetensors blob; arrays are read-only views into ``data``."""
+    header, metadata, header_length = parse_header(data)
     body = memoryview(data)[8 + header_length :]
     tensors: dict[str, np.ndarray] = {}
     for name, entry in header.items():
