@@ -143,6 +143,34 @@ def missing_indices(store: OfflineStore, indices: Iterable[int], prefix: str = "
     return [i for i in indices if f"{episode_id(i, prefix)}{EPISODE_SUFFIX}" not in present]
 
 
+def open_collection(out: Path, *, scene: str, profile: str, split: str, policy: str, seed: int,
+                    image_size: int | None) -> tuple[GraspEnv, CollectSettings]:
+    """The environment of a collection into ``out`` and its settings, after checking ``out``'s manifest
+    and (re)writing it."""
+    env = make_env(scene, split=split, image_size=image_size, profile=profile)
+    settings = CollectSettings(scene=scene, profile=profile, split=split, policy=policy, seed=seed,
+                               image_size=int(env.observation_space["image"].shape[0]))
+    try:
+        check_manifest(out, settings)
+    except UserError:
+        env.close()
+        raise
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out / MANIFEST, json.dumps(settings.to_json(), indent=2).encode())
+    if profile not in (None, "none") and not profile_supported():
+        print(f"note: this checkout's GraspEnv has no randomization profiles yet; "
+              f"profile {profile!r} is recorded but not applied", file=sys.stderr)
+    return env, settings
+
+
+def collection_episode(env: GraspEnv, policy, settings: CollectSettings, index: int) -> Episode:
+    """Episode ``index`` of a collection: its scene and noise depend only on (settings.seed, index)."""
+    return run_episode(env, policy, episode_seed(settings.seed, OFFLINE_SOURCE, index),
+                       policy_rng(settings.seed, OFFLINE_SOURCE, index), episode_id(index), settings.policy,
+                       {"index": index, "scene": settings.scene, "profile": settings.profile,
+                        "split": settings.split})
+
+
 def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,
             seed: int = 0, split: str = "train", policy: str = "explorer", image_size: int | None = None,
             indices: Iterable[int] | None = None, progress: bool = True, deadline: float | None = None) -> dict:
@@ -158,16 +186,8 @@ def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "defaul
     if episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {episodes}")
     out = Path(out)
-    env = make_env(scene, split=split, image_size=image_size, profile=profile)
-    settings = CollectSettings(scene=scene, profile=profile, split=split, policy=policy, seed=seed,
-                               image_size=int(env.observation_space["image"].shape[0]))
-    check_manifest(out, settings)
-    out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out / MANIFEST, json.dumps(settings.to_json(), indent=2).encode())
-    if profile not in (None, "none") and not profile_supported():
-        print(f"note: this checkout's GraspEnv has no randomization profiles yet; "
-              f"profile {profile!r} is recorded but not applied", file=sys.stderr)
-
+    env, settings = open_collection(out, scene=scene, profile=profile, split=split, policy=policy, seed=seed,
+                                    image_size=image_size)
     store = OfflineStore(out)
     wanted = list(range(episodes)) if indices is None else list(indices)
     todo = missing_indices(store, wanted)
@@ -178,9 +198,7 @@ def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "defaul
     for index in todo:
         if deadline is not None and time.time() >= deadline and written:
             break  # at least one episode per call, however short the budget
-        episode = run_episode(env, actor, episode_seed(seed, OFFLINE_SOURCE, index),
-                              policy_rng(seed, OFFLINE_SOURCE, index), episode_id(index), policy,
-                              {"index": index, "scene": scene, "profile": profile, "split": split})
+        episode = collection_episode(env, actor, settings, index)
         store.add(episode)
         successes += episode.success
         written += 1
