@@ -7,14 +7,10 @@ worker). ``resume`` marks a running trial failed when its worker on this host is
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
-import sys
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
 PARENT_ENV = "WORKBENCH_STUDY_PARENT"  # the pid a child process must die with
 
 
@@ -22,13 +18,10 @@ def die_with_parent() -> None:
     """First thing in a child started by ``child_env(parent=True)``: get SIGKILL when the parent dies
     (Linux), and exit at once if it already has. (Done in the child, not as ``preexec_fn``, which is
     unsafe in a process with threads, such as a worker with its heartbeat.)"""
+    from workbench.pipeline import set_parent_death_signal
+
     expected = os.environ.pop(PARENT_ENV, None)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
+    set_parent_death_signal()
     if expected is not None and os.getppid() != int(expected):
         os._exit(1)  # the parent died before the line above: nobody wants this process any more
 

@@ -17,9 +17,10 @@ falls near the planned time; the training deadline ends the run either way.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from pathlib import Path
+
+from workbench.pipeline import collect_explorer, collector_main, spawn_pool, train_with_collector
 
 EVAL_SEED = 1000  # `workbench eval`'s default seed: the same held-out scenes
 
@@ -47,9 +48,8 @@ def eval_reserve_seconds(episodes: int) -> float:
 def run(args) -> dict:
     import torch
 
-    from workbench.collect import collect_worker
     from workbench.errors import UserError
-    from workbench.train import read_toml, train, validate_config
+    from workbench.train import read_toml, validate_config
 
     torch.set_num_threads(1)
     started = time.time()
@@ -74,47 +74,25 @@ def run(args) -> dict:
                      "plan_eval_s": budget - work}
 
     # 1. Offline data: two explorer processes until the collection deadline.
-    spawn = multiprocessing.get_context("spawn")  # fresh interpreters: no forked GL or torch state
-    deadline = time.time() + collect_seconds
-    kwargs = {"scene": args.scene, "profile": args.profile, "episodes": 10**6, "seed": args.seed,
-              "image_size": image_size, "deadline": deadline, "progress": False}
-    with spawn.Pool(2) as pool:
-        results = pool.starmap(collect_worker, [(str(run_dir / "offline"), kwargs, w, 2) for w in range(2)])
-        pool.close()
-        pool.join()
-    collected = sum(r["written"] for r in results)
-    figures.update(collect_episodes=collected, collect_explorer_success=sum(r["successes"] for r in results)
-                   / max(collected, 1), collect_s=time.time() - started)
+    collected = collect_explorer(run_dir, scene=args.scene, profile=args.profile, seed=args.seed,
+                                 image_size=image_size, seconds=collect_seconds)
+    figures.update(collect_episodes=collected["episodes"], collect_explorer_success=collected["explorer_success"],
+                   collect_s=time.time() - started)
 
     # 2. Train: offline phase, then finetuning, with a collector process beside the trainer.
-    rate = measure_update_rate(base)
     remaining = budget - (time.time() - started) - (budget - work)
-    offline_steps = int(rate * remaining * args.offline_share)
-    config_values = {**overrides, "offline_steps": offline_steps, "finetune_steps": 10**7,
-                     "steps_per_episode": 0, "checkpoint_every": min(base.checkpoint_every, 500)}
-    train_deadline = time.time() + remaining
-    first_index = 1 + max(int(p.stem.split("-")[1]) for p in (run_dir / "offline").glob("episode-*.safetensors"))
-    collector = spawn.Process(target=_collector_main, args=(str(run_dir), {
-        "scene": args.scene, "profile": args.profile, "image_size": image_size, "seed": args.seed,
-        "offline_steps": offline_steps, "first_offline_index": first_index,
-        "explore_epsilon": base.explore_epsilon, "explore_noise": base.explore_noise, "deadline": train_deadline}))
-    collector.start()
     train_started = time.time()
-    try:
-        summary = train(run_dir, overrides=config_values, minutes=remaining / 60, progress=False)
-    finally:
-        collector.join(timeout=30)
-        if collector.is_alive():
-            collector.terminate()
-    figures.update(measured_updates_per_s=rate, offline_steps=offline_steps, learner_steps=summary["learner_step"],
-                   train_s=time.time() - train_started, offline_episodes=summary["offline_episodes"],
-                   online_episodes=summary["online_episodes"], online_success=summary["online_success_rate"])
+    summary = train_with_collector(run_dir, overrides, remaining, args.offline_share)
+    figures.update(measured_updates_per_s=summary["measured_updates_per_s"], offline_steps=summary["offline_steps"],
+                   learner_steps=summary["learner_step"], train_s=time.time() - train_started,
+                   offline_episodes=summary["offline_episodes"], online_episodes=summary["online_episodes"],
+                   online_success=summary["online_success_rate"])
 
     # 3. Held-out evaluation of both policies on the same scenes, one process each.
     eval_started = time.time()
     jobs = [(str(run_dir), args.scene, args.profile, image_size, args.episodes),
             ("explorer", args.scene, args.profile, image_size, args.episodes)]
-    with spawn.Pool(2) as pool:
+    with spawn_pool(2) as pool:
         qtopt, explorer = pool.starmap(_evaluate, jobs)
         pool.close()
         pool.join()
@@ -127,29 +105,8 @@ def run(args) -> dict:
     return figures
 
 
-def measure_update_rate(config, updates: int = 8) -> float:
-    """QT-Opt updates (label + train) per second for this config, on random data."""
-    import numpy as np
-
-    from policies.bench import random_transitions
-    from policies.learner import Learner
-    from workbench.train import augment
-
-    rng = np.random.default_rng(0)
-    learner = Learner.from_config(config.qtopt, rng)
-    updater = learner.bellman_updater(config.qtopt)
-    batch = random_transitions(config.qtopt.batch_size, config.qtopt.image_size, rng)
-    learner.train_step(updater.label(batch, rng))  # warm-up
-    start = time.perf_counter()
-    for _ in range(updates):
-        learner.train_step(updater.label(augment(batch, config.augment_shift, rng), rng))
-    return updates / (time.perf_counter() - start)
-
-
-def _collector_main(run_dir: str, kwargs: dict) -> None:
-    from workbench.collect import collect_beside_trainer
-
-    collect_beside_trainer(run_dir, **kwargs)
+# Kept under its old name: a `bench learn` started before the refactor pickles this reference.
+_collector_main = collector_main
 
 
 def _evaluate(policy_name: str, scene: str, profile: str, image_size: int, episodes: int) -> dict:
