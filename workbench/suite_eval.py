@@ -46,11 +46,18 @@ def default_report_dir(policy: str, label: str) -> Path:
 def evaluate_suites(policy: str, suites: list[Suite], episodes: int, seed: int, image_size: int | None,
                     report: str | Path | None, progress: bool = True) -> dict:
     """Success per suite; writes the report and returns its record (with the report's path)."""
+    image_size = policy_image_size(policy, image_size)
+    results = {s.name: evaluate_suite(policy, s, episodes, seed, image_size, progress) for s in suites}
+    return write_suite_report(policy, suites, results, episodes, seed, image_size, report)
+
+
+def write_suite_report(policy: str, suites: list[Suite], results: dict[str, SuccessRate], episodes: int, seed: int,
+                       image_size: int | None, report: str | Path | None) -> dict:
+    """The evaluation report of ``results`` (suite name -> success) with each suite's first frames;
+    returns its record (with the report's path). ``report`` None: the default directory."""
     from workbench.reports.directory import write_report_directory
     from workbench.reports.eval_report import build_eval_report, eval_record
 
-    image_size = policy_image_size(policy, image_size)
-    results = {s.name: evaluate_suite(policy, s, episodes, seed, image_size, progress) for s in suites}
     frames = {s.name: reset_frames(s, min(PREVIEW_FRAMES, episodes), seed, image_size) for s in suites}
     size = image_size or int(next(iter(frames.values())).shape[1])
     record = eval_record(policy, suites, results, episodes, seed, size)

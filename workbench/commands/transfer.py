@@ -28,17 +28,11 @@ def register(subparsers) -> None:
 
 
 def transfer_command(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from randomizers import load_profile
     from workbench.errors import UserError
-    from workbench.metrics.transfer import (check_compatible, compare_domains, describe_target, load_run_qnet,
-                                            measure_policy, subsample, target_images, training_domain_frames)
-    from workbench.realdata import load_real_data
     from workbench.reports.directory import write_report_directory
-    from workbench.reports.transfer_report import PolicyColumn, build_transfer_report, transfer_record
-    from workbench.suite_eval import evaluate_suite
+    from workbench.reports.transfer_report import build_transfer_report
     from workbench.suites import get_suites
+    from workbench.transfer_eval import measure_transfer
 
     for name in ("episodes", "max_images", "bootstrap"):
         if getattr(args, name) < 1:
@@ -46,40 +40,9 @@ def transfer_command(args: argparse.Namespace) -> int:
     if args.max_images < 10:
         raise UserError(f"--max-images must be at least 10 (5-fold cross-validation), got {args.max_images}")
     suites = get_suites(args.suite) if args.suite else []
-    runs = [load_run_qnet(policy) for policy in args.policy]
-    # Everything the user gave is read and checked before anything is computed or written.
-    real_by_size = {size: load_real_data(args.real, image_size=size) for size in {r.image_size for r in runs}}
-    for run in runs:
-        if (args.sim_profile or run.profile) is None:
-            raise UserError(f"{run.run} has no config.json naming its training profile; pass --sim-profile")
-        load_profile(args.sim_profile or run.profile)  # a bad profile fails now, not after minutes of work
-        check_compatible(run, real_by_size[run.image_size])
-    targets = {size: target_images(real) for size, real in real_by_size.items()}
-
-    rng = np.random.default_rng(args.seed)
-    targets = {size: (subsample(images, args.max_images, rng), kind) for size, (images, kind) in targets.items()}
-    domains, domain_index, columns = [], {}, []
-    for label, run in zip(args.policy, runs):
-        profile = args.sim_profile or run.profile
-        key = (run.scene, profile, run.image_size)
-        if key not in domain_index:
-            real_images, kind = targets[run.image_size]
-            sim = training_domain_frames(run.scene, profile, len(real_images), args.seed, run.image_size)
-            domain_index[key] = len(domains)
-            domains.append(compare_domains(f"{run.scene}, profile {profile}, training objects", sim,
-                                           real_images, kind))
-        domain = domain_index[key]
-        transfer = measure_policy(run, real_by_size[run.image_size], domains[domain], rng, args.bootstrap)
-        success = {s.name: evaluate_suite(label, s, args.episodes, 1000 + args.seed, run.image_size)
-                   for s in suites}
-        columns.append(PolicyColumn(label, transfer, domain, success))
-
-    real = next(iter(real_by_size.values()))
-    target = {**real.summary(), "description": describe_target(real)}
-    settings = {"seed": args.seed, "max_images": args.max_images, "bootstrap": args.bootstrap,
-                "sim_profile": args.sim_profile, "suites": [s.name for s in suites],
-                "episodes": args.episodes if suites else 0, "suite_seed": 1000 + args.seed}
-    record = transfer_record(target, columns, domains, settings)
+    record, columns, domains = measure_transfer(args.policy, args.real, suites=suites, episodes=args.episodes,
+                                                sim_profile=args.sim_profile, max_images=args.max_images,
+                                                bootstrap=args.bootstrap, seed=args.seed)
     out = args.report or _default_report(args.policy, args.real)
     write_report_directory(out, build_transfer_report(record, columns, domains))
     record["report"] = str(out / "report.md")
