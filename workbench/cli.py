@@ -14,8 +14,8 @@ import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco's GL
 
-COMMAND_MODULES = ("run", "scene", "randomize", "collect", "train", "eval", "export", "drive", "serve", "bench",
-                   "transfer", "data", "study")
+COMMAND_MODULES = ("run", "report", "scene", "randomize", "collect", "train", "eval", "export", "drive", "serve",
+                   "bench", "transfer", "data", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:

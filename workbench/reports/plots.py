@@ -121,3 +121,34 @@ def histogram_overlays(sim: np.ndarray, real: np.ndarray, sim_stats: ImageSetSta
                       "sharpness": "sharpness (Laplacian variance)"}[key], fontsize=9)
     fig.tight_layout()
     return _png(fig)
+
+
+def pareto_scatter(points: list[tuple[float, float, bool]], x_label: str, y_label: str, title: str) -> bytes:
+    """Trials as points (x, y, on_front); the Pareto-optimal ones joined and highlighted."""
+    fig = Figure(figsize=(5.2, 4.2))
+    ax = fig.add_subplot()
+    others = [(x, y) for x, y, front in points if not front]
+    front = sorted((x, y) for x, y, on in points if on)
+    if others:
+        ax.scatter(*zip(*others), s=25, color="tab:gray", alpha=0.6, label="trial")
+    if front:
+        ax.plot(*zip(*front), "o-", color="tab:red", markersize=6, label="Pareto front")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def importance_bars(importances: dict[str, float], title: str) -> bytes:
+    """Horizontal bars, most important parameter on top."""
+    names = sorted(importances, key=importances.get)
+    fig = Figure(figsize=(6.4, 0.5 * len(names) + 1.4))
+    ax = fig.add_subplot()
+    ax.barh(range(len(names)), [importances[n] for n in names], color="tab:blue")
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("importance")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
