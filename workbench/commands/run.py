@@ -1,64 +1,39 @@
-"""`workbench run`: the main job on the embedded defaults, stage by stage.
+"""`workbench run`: the main job on the embedded defaults, stage by stage (see workbench.main_job).
 
-Each stage writes its result into the run directory and is skipped on a
-rerun when its result is already there, so a killed run continues where it
-stopped.
+Each stage writes its result into the run directory and is skipped on a rerun when
+its marker is there, so a killed run continues where it stopped; at the end
+``runs/<name>/report.html`` shows everything.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="the main job: preview, evaluate, train, export (cached stages)")
+    parser = subparsers.add_parser(
+        "run", help="the main job: collect, train, study, evaluate, transfer, export, drive, report (cached stages)")
     parser.add_argument("--name", default="main", help="run directory name under --runs")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
-    parser.add_argument("--scene", default="bin_grasp")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per policy")
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="multiplier of the collection, training, study and evaluation budgets (1.0: about "
+                             "25 minutes on 2 cores; 2.0 doubles them)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from workbench.env import GraspEnv
-    from workbench.evaluate import run_episodes
-    from workbench.files import write_bytes_atomic, write_image_atomic
-    from workbench.scripted import make_policy
-    from workbench.sheet import contact_sheet
+    from studies.in_run import run_quick_study
+    from workbench.main_job import run_main_job
 
     run_dir = args.runs / args.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-    def stage(name: str, output: Path, work) -> None:
-        if output.exists():
-            print(f"[{name}] cached: {output}")
-            return
-        start = time.perf_counter()
-        work(output)
-        print(f"[{name}] done in {time.perf_counter() - start:.0f} s: {output}")
-
-    def preview(output: Path) -> None:
-        env = GraspEnv(args.scene, image_size=128)
-        frames = [env.reset(seed=args.seed + i)[0]["image"] for i in range(16)]
-        env.close()
-        write_image_atomic(output, contact_sheet(frames))
-
-    def evaluate(policy_name: str):
-        def work(output: Path) -> None:
-            env = GraspEnv(args.scene, split="test")
-            result = run_episodes(env, make_policy(policy_name, env), args.episodes, args.seed + 1000,
-                                  desc=f"eval {policy_name}")
-            env.close()
-            record = {"policy": policy_name, "scene": args.scene, "split": "test", **result.to_dict()}
-            write_bytes_atomic(output, json.dumps(record, indent=2).encode())
-            print(f"  {policy_name}: {result}")
-        return work
-
-    stage("scene preview", run_dir / "scene_sheet.png", preview)
-    stage("eval oracle", run_dir / "eval_oracle.json", evaluate("oracle"))
-    stage("eval explorer", run_dir / "eval_explorer.json", evaluate("explorer"))
+    records = run_main_job(run_dir, seed=args.seed, budget=args.budget, study_runner=run_quick_study)
+    top = records.get("evaluate", {}).get("summary", {}).get("headline")
+    if top:
+        trained, explorer = top["trained"], top["explorer"]
+        print(f"held-out success (simulation suites pooled): trained {trained['rate']:.1%} "
+              f"[{trained['low']:.1%}, {trained['high']:.1%}] vs explorer {explorer['rate']:.1%} "
+              f"[{explorer['low']:.1%}, {explorer['high']:.1%}]")
+    print(f"report: {run_dir / 'report.html'}")
     return 0
