@@ -117,6 +117,16 @@ class GraspTask:
     def gripper_height(self, data: mujoco.MjData) -> float:
         return float(data.xpos[self.scene.handles.gripper.hand][2] - self.scene.handles.bin_floor_z)
 
+    def finger_closure(self, data: mujoco.MjData) -> float:
+        """Measured finger closure: 0 fully open .. 1 fully closed, as a real gripper reports it.
+
+        The commanded bit alone cannot tell an empty closed hand from one holding an
+        object; the width can (an object in hand stops the fingers short of 1).
+        """
+        g = self.scene.handles.gripper
+        travel = float(np.mean(data.qpos[list(g.finger_qpos)]))
+        return float(np.clip(travel / g.finger_travel, 0.0, 1.0))
+
     def object_heights(self, data: mujoco.MjData) -> np.ndarray:
         h = self.scene.handles
         return np.array([data.xpos[o.body][2] - h.bin_floor_z for o in h.objects])

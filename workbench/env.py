@@ -1,8 +1,9 @@
 """The grasping environment: a `gymnasium.Env` with QT-Opt's spaces.
 
 Observation: `image` (H, W, 3) uint8 from the shoulder camera,
-`gripper_closed` (1,) and `height` (1,), the fingertip height above the bin
-floor in metres. Action (8,): translation dx, dy, dz in metres per step, the
+`gripper_closed` (1,), the measured finger closure (0 open .. 1 closed; an object
+in hand stops it short of 1), and `height` (1,), the fingertip height above the
+bin floor in metres. Action (8,): translation dx, dy, dz in metres per step, the
 rotation about the vertical axis as (sin, cos), then close, open and
 terminate, each acted on above 0.5. The policy closes and terminates by
 itself: nothing closes the gripper for it.
@@ -129,7 +130,7 @@ class GraspEnv(gym.Env):
         self._image = self.randomization.augment(self.clean_image)
         return {
             "image": self._image,
-            "gripper_closed": np.array([float(self.task.closed)], np.float32),
+            "gripper_closed": np.array([self.task.finger_closure(self.data)], np.float32),
             "height": np.array([self.task.gripper_height(self.data)], np.float32),
         }
 

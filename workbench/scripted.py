@@ -98,15 +98,21 @@ class ExplorerPolicy:
 
     `noise` is the std of Gaussian noise on each translation while reaching, in
     units of the per-step maximum; `random_action_prob` replaces a reaching
-    step with a random action.
+    step with a random move. `random_gripper_prob` adds, at any step, one
+    random gripper command (close, open or terminate) to the scripted action:
+    without such data a Q-function never sees that terminating with an open
+    hand, closing in mid-air or opening while lifting fails, and CEM, which
+    maximises over every action, picks whatever the network guesses there.
     """
 
     name = "explorer"
 
-    def __init__(self, env: GraspEnv, noise: float = 0.05, random_action_prob: float = 0.02):
+    def __init__(self, env: GraspEnv, noise: float = 0.05, random_action_prob: float = 0.02,
+                 random_gripper_prob: float = 0.03):
         self.env = env
         self.noise = noise
         self.random_action_prob = random_action_prob
+        self.random_gripper_prob = random_gripper_prob
 
     def reset(self, rng: np.random.Generator) -> None:
         env = self.env.unwrapped
@@ -120,6 +126,13 @@ class ExplorerPolicy:
         self.last_height = np.inf
 
     def act(self, observation: dict) -> np.ndarray:
+        action = self._scripted_action(observation)
+        if self.rng.random() < self.random_gripper_prob:
+            action[5:8] = 0.0
+            action[5 + self.rng.integers(3)] = 1.0  # close, open or terminate
+        return action
+
+    def _scripted_action(self, observation: dict) -> np.ndarray:
         task = self.env.unwrapped.spec_scene.task
         step = task.max_translation
         height = float(observation["height"][0])
@@ -145,7 +158,7 @@ class ExplorerPolicy:
         elif self.phase == "close":
             action = make_action([0, 0, 0], close=True)
             self.phase = "lift"
-        elif height < _LIFT_TO - 0.01:
+        elif height < task.lift_height + 0.03:  # just high enough to count: long episodes dilute the reward
             action = make_action([0, 0, step], close=True)
         else:
             return make_action([0, 0, 0], close=True, terminate=True)

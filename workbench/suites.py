@@ -14,7 +14,7 @@ difference between two suites is the effect of their shift, not of the objects.
 - ``shifted-camera``: the shoulder camera moved 8 cm sideways, 5 cm back and 4 cm
   down and re-aimed (`wide` moves it at most 3 cm per axis).
 - ``proxy-real``: a target domain no training profile samples from: held-out
-  photographs, a narrower field of view, a moved camera and camera-sensor effects
+  photographs, a wider field of view, a moved camera and camera-sensor effects
   (blur, vignetting, white balance, exposure, noise, JPEG). It is a stand-in for
   real data, not real data: it measures robustness to one made-up shift.
 
@@ -94,10 +94,10 @@ SUITES: dict[str, Suite] = {suite.name: suite for suite in (
           profile="unseen_lighting.toml", lighting=_UNSEEN_LIGHTS),
     Suite("shifted-camera", "the shoulder camera moved 8 cm sideways, 5 cm back and 4 cm down, re-aimed",
           camera=CameraShift(position_offset=(0.08, -0.05, -0.04))),
-    Suite(PROXY_REAL, "stand-in target domain: held-out photographs, 45 degree field of view, moved camera, "
+    Suite(PROXY_REAL, "stand-in target domain: held-out photographs, 48 degree field of view, moved camera, "
           "sensor blur, vignetting, white balance, exposure, noise and JPEG",
           profile="proxy_real.toml",
-          camera=CameraShift(position_offset=(-0.04, 0.04, 0.03), lookat_offset=(0.0, 0.01, 0.0), fovy=45.0),
+          camera=CameraShift(position_offset=(-0.04, 0.04, 0.03), lookat_offset=(0.0, 0.01, 0.0), fovy=48.0),
           sensor=SensorEffects(blur_sigma=(0.4, 0.9), vignetting=(0.25, 0.45), white_balance=(0.85, 1.15),
                                exposure=(0.8, 1.1), noise_std=(3.0, 7.0), jpeg_quality=(40, 75)),
           stand_in=True),
