@@ -15,7 +15,7 @@ import numpy as np
 from randomizers.base import Randomizer, SceneTarget, integer, uniform
 from randomizers.config import ObjectParams
 from scenes.build import Scene
-from scenes.objects import draw_object_ids
+from scenes.objects import draw_object_ids, split_ids
 
 _LAYER_HEIGHT = 0.07  # as the task drops its objects: in layers, as low as possible
 _TRIES_PER_LAYER = 25
@@ -28,9 +28,14 @@ class ObjectRandomizer(Randomizer):
     fields = ("body_mass", "body_inertia", "geom_friction")
     params: ObjectParams
 
-    def choose(self, rng: np.random.Generator, kinds: str) -> tuple[tuple[int, ...], tuple[float, ...] | None]:
-        """Count, library ids (train split only) and scales; scales are None when all 1 (no recompile)."""
-        ids = draw_object_ids(rng, integer(rng, self.params.count), "train", kinds)
+    def choose(self, rng: np.random.Generator, kinds: str,
+               meshes=()) -> tuple[tuple[int, ...], tuple[float, ...] | None]:
+        """Count, ids (train split only; `meshes`: the scene's custom meshes) and scales.
+
+        Scales are None when all 1 (no recompile).
+        """
+        count = min(integer(rng, self.params.count), len(split_ids("train", kinds, meshes)))  # few custom meshes
+        ids = draw_object_ids(rng, count, "train", kinds, meshes)
         scales = tuple(uniform(rng, self.params.scale) for _ in ids)
         return ids, None if all(s == 1.0 for s in scales) else scales
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from scenes.build import Scene, _collect_handles, _make_spec, build_scene
-from scenes.objects import ObjectDef, get_object
+from scenes.objects import ObjectDef, scene_object
 from scenes.spec import SceneSpec
 
 
@@ -25,7 +25,7 @@ def build_scaled_scene(spec: SceneSpec, object_ids: tuple[int, ...], scales: tup
     """Like `scenes.build.build_scene`, with each object scaled uniformly by its factor."""
     if len(scales) != len(object_ids):
         raise ValueError(f"{len(object_ids)} object ids but {len(scales)} scales")
-    objects = [scaled_object(get_object(i), s) for i, s in zip(object_ids, scales)]
+    objects = [scaled_object(scene_object(i, spec.objects.meshes), s) for i, s in zip(object_ids, scales)]
     model = _make_spec(spec, objects).compile()
     handles = _collect_handles(spec, model, object_ids)
     # The handles read clearances from the unscaled library; scale them too.

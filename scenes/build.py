@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from scenes.objects import ObjectDef, get_object
+from scenes.objects import ObjectDef, scene_object
 from scenes.spec import SceneSpec
 
 SURFACE_GROUPS = ("floor", "table", "bin", "gripper")
@@ -24,6 +24,7 @@ _GEOM_TYPES = {
     "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE,
     "ellipsoid": mujoco.mjtGeom.mjGEOM_ELLIPSOID,
     "mesh": mujoco.mjtGeom.mjGEOM_MESH,
+    "custom": mujoco.mjtGeom.mjGEOM_MESH,
 }
 
 
@@ -75,7 +76,7 @@ class Scene:
 
 def build_scene(spec: SceneSpec, object_ids: tuple[int, ...]) -> Scene:
     """Compile `spec` holding the given library objects."""
-    mj_spec = _make_spec(spec, [get_object(i) for i in object_ids])
+    mj_spec = _make_spec(spec, [scene_object(i, spec.objects.meshes) for i in object_ids])
     model = mj_spec.compile()
     return Scene(spec, tuple(object_ids), model, _collect_handles(spec, model, object_ids))
 
@@ -138,12 +139,17 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
         geom = body.add_geom(name=f"{obj.name}_geom", type=_GEOM_TYPES[obj.kind], material=obj.name,
                              density=spec.objects.density, condim=4,
                              friction=[spec.objects.friction, 0.02, 0.0001])
-        if obj.kind == "mesh":
+        if obj.kind in ("mesh", "custom"):
             mesh = s.add_mesh(name=f"{obj.name}_mesh")
             mesh.uservert = np.asarray(obj.vertices, float).ravel().tolist()
+            if obj.faces:  # a mesh file: render its triangles; mass and collision from their convex hull
+                mesh.userface = np.asarray(obj.faces, np.int32).ravel().tolist()
+                mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX
             geom.meshname = mesh.name
         else:
             geom.size = list(obj.size) + [0.0] * (3 - len(obj.size))
+        if obj.mass is not None:
+            geom.mass = obj.mass
 
     _add_gripper(s, spec, floor_z)
 
@@ -210,18 +216,20 @@ def _add_gripper(s: mujoco.MjSpec, spec: SceneSpec, floor_z: float) -> None:
     hand.add_freejoint(name="hand_joint")
     length = g.finger_length
     half_open = g.max_opening / 2
-    pad = 0.006  # finger half thickness
+    pad = g.finger_thickness / 2
+    palm = g.palm_height / 2
     hand.add_geom(name="palm", type=mujoco.mjtGeom.mjGEOM_BOX, material="gripper",
-                  size=[0.014, half_open + 2 * pad, 0.008], pos=[0, 0, length + 0.008], mass=0.3)
+                  size=[g.palm_depth / 2, half_open + 2 * pad, palm], pos=[0, 0, length + palm], mass=0.3)
     hand.add_geom(name="wrist", type=mujoco.mjtGeom.mjGEOM_CYLINDER, material="gripper",
-                  size=[0.018, 0.05, 0], pos=[0, 0, length + 0.066], mass=0.2)
+                  size=[0.018, 0.05, 0], pos=[0, 0, length + 2 * palm + 0.05], mass=0.2)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         finger = hand.add_body(name=f"finger_{side}", pos=[0, sign * (half_open + pad), length / 2],
                                gravcomp=1.0)
         finger.add_joint(name=f"finger_{side}_joint", type=mujoco.mjtJoint.mjJNT_SLIDE,
                          axis=[0, -sign, 0], range=[0, half_open], damping=10.0, armature=0.01)
         finger.add_geom(name=f"finger_{side}_geom", type=mujoco.mjtGeom.mjGEOM_BOX, material="gripper",
-                        size=[0.02, pad, length / 2], mass=0.05, condim=4, friction=[2.0, 0.02, 0.0001])  # rubber pads
+                        size=[g.finger_width / 2, pad, length / 2], mass=0.05, condim=4,
+                        friction=[g.finger_friction, 0.02, 0.0001])
         actuator = s.add_actuator(name=f"finger_{side}_act", target=f"finger_{side}_joint",
                                   trntype=mujoco.mjtTrn.mjTRN_JOINT)
         actuator.set_to_position(kp=g.finger_gain)
@@ -244,7 +252,7 @@ def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> Scen
     obj = mujoco.mjtObj
     objects = []
     for library_id in object_ids:
-        definition = get_object(library_id)
+        definition = scene_object(library_id, spec.objects.meshes)
         joint = id_of(obj.mjOBJ_JOINT, f"{definition.name}_joint")
         objects.append(ObjectHandle(
             library_id=library_id, name=definition.name, body=id_of(obj.mjOBJ_BODY, definition.name),

@@ -8,6 +8,10 @@ no files and is the same on every machine.
 
 The held-out test split is fixed: ids whose last digit is 9 (10% of each
 kind). Training code draws from `TRAIN_IDS` only.
+
+A scene may add custom objects from mesh files (`[[objects.meshes]]`): the
+i-th has id `CUSTOM_ID_BASE + i` in that scene, joins the draw for its split
+and is resolved with `scene_object(id, meshes)`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ NUM_PRIMITIVES = 100
 NUM_MESHES = 1000
 LIBRARY_SIZE = NUM_PRIMITIVES + NUM_MESHES
 _LIBRARY_SEED = 20180627  # fixed forever: changing it changes every object
+CUSTOM_ID_BASE = 10000  # a scene's custom meshes: 10000, 10001, ...
 
 
 def is_test_id(object_id: int) -> bool:
@@ -35,10 +40,12 @@ TRAIN_IDS = tuple(i for i in range(LIBRARY_SIZE) if not is_test_id(i))
 @dataclass(frozen=True)
 class ObjectDef:
     id: int
-    kind: str  # one of PRIMITIVE_KINDS or "mesh"
+    kind: str  # one of PRIMITIVE_KINDS, "mesh" (random convex hull) or "custom" (a scene's mesh file)
     size: tuple[float, ...]  # MuJoCo geom size for primitives; bounding half-extents for meshes
     rgba: tuple[float, float, float, float]
-    vertices: tuple[tuple[float, float, float], ...] = ()  # mesh only
+    vertices: tuple[tuple[float, float, float], ...] = ()  # meshes only, centred on their bounding box
+    faces: tuple[tuple[int, int, int], ...] = ()  # custom meshes: triangles to render (collision uses the hull)
+    mass: float | None = None  # kg; None: from the density
 
     @property
     def name(self) -> str:
@@ -86,17 +93,54 @@ def _primitive_size(kind: str, rng: np.random.Generator) -> tuple[float, ...]:
     raise ValueError(f"unknown primitive kind {kind!r}")
 
 
-def split_ids(split: str, kinds: str = "all") -> tuple[int, ...]:
-    """Library ids of one split ('train' or 'test'), optionally of one kind family."""
+def split_ids(split: str, kinds: str = "all", meshes=()) -> tuple[int, ...]:
+    """Ids of one split ('train' or 'test'), optionally of one kind family.
+
+    `meshes` are a scene's custom meshes (`objects.meshes`); they join for kinds
+    'all' and 'custom' when their split is this one or 'both'.
+    """
     ids = {"train": TRAIN_IDS, "test": TEST_IDS}[split]
     if kinds == "primitive":
-        return tuple(i for i in ids if i < NUM_PRIMITIVES)
-    if kinds == "mesh":
-        return tuple(i for i in ids if i >= NUM_PRIMITIVES)
+        ids = tuple(i for i in ids if i < NUM_PRIMITIVES)
+    elif kinds == "mesh":
+        ids = tuple(i for i in ids if i >= NUM_PRIMITIVES)
+    elif kinds == "custom":
+        ids = ()
+    if kinds in ("all", "custom"):
+        ids += tuple(CUSTOM_ID_BASE + i for i, mesh in enumerate(meshes) if mesh.split in (split, "both"))
     return ids
 
 
-def draw_object_ids(rng: np.random.Generator, count: int, split: str, kinds: str = "all") -> tuple[int, ...]:
+def draw_object_ids(rng: np.random.Generator, count: int, split: str, kinds: str = "all",
+                    meshes=()) -> tuple[int, ...]:
     """`count` distinct ids from a split, drawn with the caller's generator."""
-    pool = split_ids(split, kinds)
+    pool = split_ids(split, kinds, meshes)
+    if count > len(pool):
+        from scenes.spec import SpecError  # late import: spec imports this module
+
+        raise SpecError(f"cannot draw {count} objects: only {len(pool)} of kinds {kinds!r} are in the {split!r} split")
     return tuple(int(i) for i in rng.choice(pool, size=count, replace=False))
+
+
+def scene_object(object_id: int, meshes=()) -> ObjectDef:
+    """A library object, or a scene's custom mesh (`meshes` is the scene's `objects.meshes`)."""
+    if object_id < CUSTOM_ID_BASE:
+        return get_object(object_id)
+    index = object_id - CUSTOM_ID_BASE
+    if index >= len(meshes):
+        raise KeyError(f"unknown object id {object_id}: the scene has {len(meshes)} custom meshes")
+    return custom_object(object_id, meshes[index])
+
+
+def custom_object(object_id: int, mesh) -> ObjectDef:
+    """The object of one `[[objects.meshes]]` entry: its file's vertices scaled to metres, centred."""
+    from scenes.meshes import read_mesh  # cached by path and modification time
+
+    data = read_mesh(mesh.file)
+    vertices = data.vertices * mesh.scale
+    vertices -= (vertices.max(axis=0) + vertices.min(axis=0)) / 2
+    return ObjectDef(
+        object_id, "custom", tuple(float(v) for v in vertices.max(axis=0)), tuple(mesh.rgba),
+        vertices=tuple(tuple(float(c) for c in vertex) for vertex in vertices),
+        faces=tuple(tuple(int(i) for i in face) for face in data.faces), mass=mesh.mass,
+    )

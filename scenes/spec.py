@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -21,6 +21,8 @@ NonNegative = Annotated[float, Field(ge=0)]
 Unit = Annotated[float, Field(ge=0, le=1)]
 Vec3 = tuple[float, float, float]
 Rgb = tuple[Unit, Unit, Unit]
+MAX_OBJECT_SIZE = 0.2  # m: a larger custom mesh neither fits the gripper nor the bin
+MIN_OBJECT_SIZE = 0.005
 
 
 class SpecError(ValueError):
@@ -32,95 +34,184 @@ class Strict(BaseModel):
 
 
 class TableSpec(Strict):
-    half_size: tuple[Positive, Positive] = (0.45, 0.45)
-    thickness: Positive = 0.02
-    height: NonNegative = 0.0  # top surface z in world frame
+    """The table the bin stands on."""
+
+    half_size: tuple[Positive, Positive] = Field(
+        (0.45, 0.45), description="half the table top's size along x and y, m")
+    thickness: Positive = Field(0.02, description="table top thickness, m")
+    height: NonNegative = Field(0.0, description="z of the table top in the world frame, m")
 
 
 class BinSpec(Strict):
-    inner_size: tuple[Positive, Positive] = (0.30, 0.30)
-    wall_height: NonNegative = 0.06  # 0 gives a flat tray
-    wall_thickness: Positive = 0.01
+    """The bin the objects are dropped into, centred on the table."""
+
+    inner_size: tuple[Positive, Positive] = Field(
+        (0.30, 0.30), description="inside size along x and y, m; also bounds the gripper's workspace")
+    wall_height: NonNegative = Field(0.06, description="wall height above the bin floor, m; 0 gives a flat tray")
+    wall_thickness: Positive = Field(0.01, description="wall thickness, m")
+
+
+class MeshObjectSpec(Strict):
+    """A custom object from a mesh file: rendered as its triangles, colliding as their convex hull."""
+
+    file: str = Field(description="`.stl` (binary or ASCII) or `.obj` file, relative to the scene TOML file "
+                                  "(or absolute); stored as an absolute path once loaded")
+    scale: Positive = Field(1.0, description="file units to metres: 0.001 for a file in millimetres")
+    mass: Positive | None = Field(
+        None, description="kg; unset: the volume of the convex hull times `objects.density`")
+    split: Literal["train", "test", "both"] = Field(
+        "both", description="the object split it joins: `both` means it is not held out")
+    rgba: tuple[Unit, Unit, Unit, Unit] = Field((0.85, 0.85, 0.8, 1.0), description="base colour")
+
+    @field_validator("file")
+    @classmethod
+    def _readable_mesh(cls, value: str, info: ValidationInfo) -> str:
+        from scenes.meshes import read_mesh  # late import: numpy only, but not needed by most specs
+
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = Path((info.context or {}).get("base_dir", ".")) / path
+        path = path.resolve()
+        read_mesh(path)  # MeshError (a ValueError): unsupported suffix, missing file, unreadable
+        return str(path)
+
+    @model_validator(mode="after")
+    def _graspable_size(self) -> "MeshObjectSpec":
+        from scenes.meshes import read_mesh
+
+        extents = read_mesh(self.file).extents * self.scale
+        size = " x ".join(f"{v:.3g}" for v in extents)
+        if extents.max() > MAX_OBJECT_SIZE:
+            raise ValueError(f"scale = {self.scale}: the mesh is {size} m, larger than {MAX_OBJECT_SIZE} m "
+                             "(a file in millimetres needs scale = 0.001)")
+        if extents.max() < MIN_OBJECT_SIZE:
+            raise ValueError(f"scale = {self.scale}: the mesh is {size} m, smaller than {MIN_OBJECT_SIZE} m")
+        return self
 
 
 class ObjectsSpec(Strict):
-    count: Annotated[int, Field(ge=1, le=20)] = 6
-    split: Literal["train", "test"] = "train"
-    # Explicit library ids; when empty, `count` ids are drawn from the split.
-    ids: tuple[Annotated[int, Field(ge=0)], ...] = ()
-    # Object kinds to draw from: primitives, random convex meshes, or both.
-    kinds: Literal["all", "primitive", "mesh"] = "all"
-    density: Positive = 1000.0  # kg/m^3: a 4 cm cube weighs 64 g
-    friction: Positive = 1.0
-    drop_height: Positive = 0.06  # above the bin floor, lowest layer of falling objects
-    settle_time: NonNegative = 1.0  # seconds of physics after dropping
+    """Which objects are dropped into the bin at each reset, and their physics."""
+
+    count: Annotated[int, Field(ge=1, le=20)] = Field(6, description="objects per episode")
+    split: Literal["train", "test"] = Field(
+        "train", description="object split drawn from, unless the environment is given one "
+                             "(library ids ending in 9 are the held-out `test` split)")
+    ids: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (), description="fixed object ids (library 0..1099, custom meshes 10000 + their index); "
+                        "empty: `count` ids are drawn from the split")
+    kinds: Literal["all", "primitive", "mesh", "custom"] = Field(
+        "all", description="what is drawn: `primitive` (library ids 0..99), `mesh` (random convex hulls, "
+                           "100..1099), `custom` (only `objects.meshes`), `all` (the library and the meshes)")
+    density: Positive = Field(1000.0, description="kg/m^3 (a 4 cm cube weighs 64 g)")
+    friction: Positive = Field(1.0, description="sliding friction coefficient")
+    drop_height: Positive = Field(
+        0.06, description="height of the lowest layer of falling objects above the bin floor, m")
+    settle_time: NonNegative = Field(1.0, description="seconds of physics after the drop, before the first step")
+    meshes: tuple[MeshObjectSpec, ...] = Field(
+        (), description="custom objects from mesh files (`[[objects.meshes]]`); the i-th has id 10000 + i")
 
 
 class GripperSpec(Strict):
-    kind: Literal["parallel_jaw"] = "parallel_jaw"
-    max_opening: Annotated[float, Field(gt=0.02, le=0.2)] = 0.085
-    finger_force: Positive = 20.0  # N, position actuator force limit
-    finger_gain: Positive = 1000.0  # N/m, position actuator kp
-    finger_length: Positive = 0.05
-    start_height: Positive = 0.22  # fingertips above the bin floor at reset
-    rgba: tuple[Unit, Unit, Unit, Unit] = (0.25, 0.25, 0.28, 1.0)
+    """A parallel-jaw gripper: a palm, two box fingers on slide joints, position-controlled.
+
+    The hand's origin is the centre between the fingertips (the tool point);
+    the fingers close along the hand's y axis.
+    """
+
+    kind: Literal["parallel_jaw"] = Field("parallel_jaw", description="gripper type")
+    max_opening: Annotated[float, Field(gt=0.02, le=0.2)] = Field(
+        0.085, description="distance between the open fingers' inner faces, m")
+    finger_force: Positive = Field(20.0, description="finger actuator force limit, N")
+    finger_gain: Positive = Field(1000.0, description="finger position actuator stiffness kp, N/m")
+    finger_length: Positive = Field(0.05, description="finger length from the palm to the fingertip, m")
+    finger_width: Annotated[float, Field(gt=0, le=0.2)] = Field(
+        0.04, description="finger extent across the closing direction (hand x), m")
+    finger_thickness: Annotated[float, Field(gt=0, le=0.05)] = Field(
+        0.012, description="finger extent along the closing direction (hand y), m")
+    finger_friction: Positive = Field(2.0, description="sliding friction of the finger pads")
+    palm_depth: Positive = Field(0.028, description="palm extent along hand x, m (its y extent spans the fingers)")
+    palm_height: Positive = Field(0.016, description="palm thickness along hand z, m")
+    start_height: Positive = Field(0.22, description="fingertips above the bin floor at reset, m")
+    rgba: tuple[Unit, Unit, Unit, Unit] = Field((0.25, 0.25, 0.28, 1.0), description="gripper colour")
 
 
 class CameraSpec(Strict):
-    pos: Vec3 = (0.0, -0.42, 0.46)
-    lookat: Vec3 = (0.0, 0.0, 0.07)
-    fovy: Annotated[float, Field(gt=5, lt=170)] = 55.0
-    width: Annotated[int, Field(ge=16, le=1024)] = 64
-    height: Annotated[int, Field(ge=16, le=1024)] = 64
+    """The over-the-shoulder camera the policy sees through (pinhole, no distortion)."""
+
+    pos: Vec3 = Field((0.0, -0.42, 0.46), description="position in the world frame, m")
+    lookat: Vec3 = Field((0.0, 0.0, 0.07), description="point it looks at (image up is towards +z), m")
+    fovy: Annotated[float, Field(gt=5, lt=170)] = Field(55.0, description="vertical field of view, degrees")
+    width: Annotated[int, Field(ge=16, le=1024)] = Field(64, description="image width, pixels")
+    height: Annotated[int, Field(ge=16, le=1024)] = Field(64, description="image height, pixels")
 
 
 class LightSpec(Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$")
-    pos: Vec3 = (0.0, 0.0, 1.0)
-    dir: Vec3 = (0.0, 0.0, -1.0)
-    diffuse: Rgb = (0.7, 0.7, 0.7)
-    ambient: Rgb = (0.1, 0.1, 0.1)
-    specular: Rgb = (0.2, 0.2, 0.2)
-    castshadow: bool = True
-    active: bool = True
+    """One light (`[[lights]]`); the lighting randomizer addresses it by name."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$", description="unique name")
+    pos: Vec3 = Field((0.0, 0.0, 1.0), description="position, m")
+    dir: Vec3 = Field((0.0, 0.0, -1.0), description="direction it shines in")
+    diffuse: Rgb = Field((0.7, 0.7, 0.7), description="diffuse colour")
+    ambient: Rgb = Field((0.1, 0.1, 0.1), description="ambient colour")
+    specular: Rgb = Field((0.2, 0.2, 0.2), description="specular colour")
+    castshadow: bool = Field(True, description="casts shadows (costly in software rendering; see `render.shadow_size`)")
+    active: bool = Field(True, description="switched on")
 
 
 class RenderSpec(Strict):
-    # Software rendering cost grows ~50x from no shadows to a 4096 map.
-    shadow_size: Annotated[int, Field(ge=0, le=8192)] = 128
-    headlight: Unit = 0.3
-    texture_size: Annotated[int, Field(ge=8, le=512)] = 64
-    # Spare textures the texture randomizer fills once per model and hands out to surfaces.
-    texture_pool: Annotated[int, Field(ge=0, le=256)] = 32
+    """Rendering quality and the texture pool."""
+
+    shadow_size: Annotated[int, Field(ge=0, le=8192)] = Field(
+        128, description="shadow map size, pixels; software rendering cost grows ~50x from 0 to 4096")
+    headlight: Unit = Field(0.3, description="diffuse intensity of MuJoCo's headlight")
+    texture_size: Annotated[int, Field(ge=8, le=512)] = Field(64, description="side of every surface texture, pixels")
+    texture_pool: Annotated[int, Field(ge=0, le=256)] = Field(
+        32, description="spare textures the texture randomizer fills once per model and hands out to surfaces")
 
 
 class PhysicsSpec(Strict):
-    timestep: Annotated[float, Field(gt=0, le=0.01)] = 0.002
-    control_dt: Annotated[float, Field(gt=0, le=1.0)] = 0.1
-    impratio: Positive = 10.0
-    noslip_iterations: Annotated[int, Field(ge=0, le=50)] = 0  # >0 removes contact creep, at ~60% more physics time
+    """Simulation settings."""
+
+    timestep: Annotated[float, Field(gt=0, le=0.01)] = Field(0.002, description="physics timestep, s")
+    control_dt: Annotated[float, Field(gt=0, le=1.0)] = Field(
+        0.1, description="one control step (one action), s; at least `timestep`")
+    impratio: Positive = Field(10.0, description="frictional-to-normal constraint impedance ratio (elliptic cones)")
+    noslip_iterations: Annotated[int, Field(ge=0, le=50)] = Field(
+        0, description="noslip solver iterations; > 0 removes contact creep, at ~60% more physics time")
 
 
 class TaskSpec(Strict):
-    lift_height: Positive = 0.08  # object centre above the bin floor
-    max_steps: Annotated[int, Field(ge=1, le=200)] = 20
-    step_penalty: NonNegative = 0.05
-    max_translation: Annotated[float, Field(gt=0, le=0.2)] = 0.05  # metres per step
-    max_rotation: Annotated[float, Field(gt=0, le=3.1416)] = 0.5  # radians per step
+    """The grasping task: episode length, reward and action scale."""
+
+    lift_height: Positive = Field(0.08, description="an object's centre this far above the bin floor, "
+                                                    "touching a finger, at the end is a success, m")
+    max_steps: Annotated[int, Field(ge=1, le=200)] = Field(20, description="steps per episode at most")
+    # The Bellman targets are clipped to [0, 1] (log loss): a penalty p zeroes every value
+    # below p / gamma, which wipes out the early, grasp-choosing steps of a 10-step episode.
+    step_penalty: NonNegative = Field(0.05, description="reward of a step that does not end in success is minus this")
+    max_translation: Annotated[float, Field(gt=0, le=0.2)] = Field(
+        0.05, description="largest gripper move per step and axis, m")
+    max_rotation: Annotated[float, Field(gt=0, le=3.1416)] = Field(
+        0.5, description="largest yaw change per step, rad")
 
 
 class SceneSpec(Strict):
-    name: str = Field(min_length=1)
-    description: str = ""
+    """A grasping scene: the top level of a scene TOML file."""
+
+    name: str = Field(min_length=1, description="scene name")
+    description: str = Field("", description="one line for `workbench scene list`")
     table: TableSpec = TableSpec()
     bin: BinSpec = BinSpec()
     objects: ObjectsSpec = ObjectsSpec()
     gripper: GripperSpec = GripperSpec()
     camera: CameraSpec = CameraSpec()
-    lights: tuple[LightSpec, ...] = (
-        LightSpec(name="key", pos=(0.3, -0.3, 1.0), dir=(-0.3, 0.3, -1.0)),
-        LightSpec(name="fill", pos=(-0.4, 0.2, 0.9), dir=(0.4, -0.2, -1.0),
-                  diffuse=(0.3, 0.3, 0.3), castshadow=False),
+    lights: tuple[LightSpec, ...] = Field(
+        (
+            LightSpec(name="key", pos=(0.3, -0.3, 1.0), dir=(-0.3, 0.3, -1.0)),
+            LightSpec(name="fill", pos=(-0.4, 0.2, 0.9), dir=(0.4, -0.2, -1.0),
+                      diffuse=(0.3, 0.3, 0.3), castshadow=False),
+        ),
+        description="the lights (`[[lights]]`); default: a shadow-casting key light and a fill light",
     )
     render: RenderSpec = RenderSpec()
     physics: PhysicsSpec = PhysicsSpec()
@@ -137,6 +228,8 @@ class SceneSpec(Strict):
             raise ValueError(
                 f"objects.ids lists {len(self.objects.ids)} ids but objects.count is {self.objects.count}"
             )
+        if self.objects.kinds == "custom" and not self.objects.meshes:
+            raise ValueError("objects.kinds = 'custom' needs at least one [[objects.meshes]]")
         return self
 
 
@@ -148,6 +241,8 @@ def format_validation_error(source: str, error: ValidationError) -> str:
         reason = item["msg"]
         if item["type"] == "extra_forbidden":
             reason = "unknown key"
+        elif item["type"] == "value_error":  # our own validators' messages, without pydantic's prefix
+            reason = str(item["ctx"]["error"])
         value = item.get("input")
         shown = "" if isinstance(value, dict) else f" = {value!r}"
         lines.append(f"{source}: {path}{shown}: {reason}")
@@ -165,19 +260,27 @@ def read_toml(path: Path) -> dict:
         raise SpecError(f"{path}: invalid TOML: {exc}") from None
 
 
-def parse_scene(data: dict, source: str = "<scene>") -> SceneSpec:
-    from scenes.objects import LIBRARY_SIZE  # late import: objects imports nothing from here
+def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None = None) -> SceneSpec:
+    """Validate a scene's data; relative mesh files are looked up in `base_dir` (default: here)."""
+    from scenes.objects import CUSTOM_ID_BASE, LIBRARY_SIZE, split_ids  # late: objects imports nothing from here
 
     try:
-        spec = SceneSpec.model_validate(data)
+        spec = SceneSpec.model_validate(data, context={"base_dir": base_dir or "."})
     except ValidationError as exc:
         raise SpecError(format_validation_error(source, exc)) from None
-    for index, object_id in enumerate(spec.objects.ids):
-        if object_id >= LIBRARY_SIZE:
+    objects = spec.objects
+    custom = f"; custom meshes have ids {CUSTOM_ID_BASE}..{CUSTOM_ID_BASE + len(objects.meshes) - 1}" \
+        if objects.meshes else ""
+    for index, object_id in enumerate(objects.ids):
+        if LIBRARY_SIZE <= object_id and not 0 <= object_id - CUSTOM_ID_BASE < len(objects.meshes):
             raise SpecError(
                 f"{source}: objects.ids.{index} = {object_id}: unknown object id "
-                f"(the library has ids 0..{LIBRARY_SIZE - 1})"
+                f"(the library has ids 0..{LIBRARY_SIZE - 1}{custom})"
             )
+    available = len(split_ids(objects.split, objects.kinds, objects.meshes))
+    if not objects.ids and objects.count > available:
+        raise SpecError(f"{source}: objects.count = {objects.count}: only {available} objects of kinds "
+                        f"{objects.kinds!r} are in the {objects.split!r} split")
     return spec
 
 
@@ -196,4 +299,4 @@ def load_scene(name_or_path: str | Path) -> SceneSpec:
                 f"scene (built-in: {', '.join(builtin_scenes())})"
             )
         path = candidate
-    return parse_scene(read_toml(path), str(path))
+    return parse_scene(read_toml(path), str(path), path.parent)

@@ -1,4 +1,4 @@
-"""`workbench scene`: validate, list and preview scene specs."""
+"""`workbench scene`: validate, list and preview scene specs; print their field reference."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def register(subparsers) -> None:
                          help="also write one oracle episode as MP4 (imageio)")
     preview.set_defaults(func=preview_command)
 
+    reference = sub.add_parser("reference", help="print every scene field (path, type, default, constraint, "
+                                                  "description) as Markdown tables")
+    reference.add_argument("--update", type=Path, default=None, metavar="DOC",
+                           help="rewrite the generated block of this Markdown file instead of printing")
+    reference.set_defaults(func=reference_command)
+
 
 def validate_command(args: argparse.Namespace) -> int:
     from scenes.spec import load_scene
@@ -45,7 +51,7 @@ def validate_command(args: argparse.Namespace) -> int:
         from scenes.objects import draw_object_ids
 
         ids = spec.objects.ids or draw_object_ids(np.random.default_rng(0), spec.objects.count,
-                                                  spec.objects.split, spec.objects.kinds)
+                                                  spec.objects.split, spec.objects.kinds, spec.objects.meshes)
         model = build_scene(spec, ids).model
         message += f"; compiled: {model.nbody} bodies, {model.ngeom} geoms"
     print(message)
@@ -57,6 +63,21 @@ def list_command(args: argparse.Namespace) -> int:
 
     for name in builtin_scenes():
         print(f"{name:20s} {load_scene(name).description}")
+    return 0
+
+
+def reference_command(args: argparse.Namespace) -> int:
+    from workbench.errors import UserError
+    from workbench.spec_reference import scene_reference, update_document
+
+    if args.update is None:
+        print(scene_reference(), end="")
+        return 0
+    try:
+        changed = update_document(args.update, scene_reference())
+    except (OSError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"{'updated' if changed else 'unchanged'}: {args.update}")
     return 0
 
 
