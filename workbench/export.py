@@ -160,8 +160,10 @@ def check_destination(out: Path, force: bool) -> None:
         raise UserError(f"{out} already exists; pass --force to replace it")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a directory")
-    if not out.parent.exists():
-        raise UserError(f"{out.parent}: the parent directory does not exist")
+    try:  # `--out bundles/NAME` in a fresh checkout: make `bundles/`
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{out.parent}: cannot create the parent directory ({error.strerror or error})") from None
 
 
 def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec: SceneSpec, scene_source: str,
