@@ -79,9 +79,12 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def _img(png: bytes, alt: str, caption: str = "") -> str:
+    """A PNG as a data URI; a small one (a sheet of 64-pixel frames) is shown twice as large, pixelated."""
     data = base64.b64encode(png).decode()
+    width = int.from_bytes(png[16:20], "big") if png[12:16] == b"IHDR" else 0
+    style = f' style="width:{2 * width}px;image-rendering:pixelated"' if 0 < width < 400 else ""
     figcaption = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">{figcaption}</figure>'
+    return f'<figure><img alt="{_e(alt)}"{style} src="data:image/png;base64,{data}">{figcaption}</figure>'
 
 
 def _img_file(path: Path, alt: str, caption: str = "") -> str:
@@ -203,7 +206,7 @@ def _transfer(run: Path) -> str:
     stats = [[label, _stat(domain["sim"].get(key), key), _stat(domain["real"].get(key), key)]
              for key, label in names.items()]
     return "".join([
-        f'<p class="note">Target: {_e(target["description"])}. {_e(STAND_IN)}</p>',
+        f'<p class="note">Target: {_e(target["description"])}. Nothing here is a measured real-robot result.</p>',
         f"<p>{target['images']} unlabelled images, {target['episodes']} labelled explorer episodes "
         f"({target['successful_episodes']} successful). Reference: {_e(domain['reference'])}.</p>",
         _table(["metric (trained policy)", "value"], rows),
