@@ -1,0 +1,160 @@
+"""The main job's report.html: built from a small run directory, rendered in headless Chromium.
+
+The run directory is made by the real writers where they are quick (the sheets, the eval and
+transfer report builders, the bundle export, the closed-loop drive) and by fixture files
+where the real stage takes minutes (training history, the study's summary). Chromium must
+load every image, log no error and request nothing outside the file and its data: URIs.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from bundle_helpers import make_run
+from browser_helpers import find_browser, render
+from transfer_helpers import suite_cache  # noqa: F401 (a fixture)
+from workbench.cli import main
+from workbench.evaluate import wilson_interval
+from workbench.files import write_bytes_atomic
+from workbench.main_job import (EXPLORER_EVAL, TRAINED_EVAL, TRANSFER_REPORT, Plan, StageContext, drive_stage,
+                                export_stage, randomization_sheet, scene_sheet, start_job)
+from workbench.reports.html_report import build_html_report, headline, write_html_report
+
+pytestmark = pytest.mark.usefixtures("suite_cache")
+
+SUCCESSES = {"trained": [9, 8, 7, 9, 5], "explorer": [3, 2, 3, 4, 1]}  # of 20, per suite in SUITES order
+
+
+def write_json(path, data) -> None:
+    write_bytes_atomic(path, json.dumps(data, indent=2).encode())
+
+
+def write_eval_reports(run) -> None:
+    from workbench.reports.directory import write_report_directory
+    from workbench.reports.eval_report import build_eval_report, eval_record
+    from workbench.suites import SUITES
+
+    suites = list(SUITES.values())
+    rng = np.random.default_rng(0)
+    frames = {s.name: rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8) for s in suites}
+    for label, out in (("trained", TRAINED_EVAL), ("explorer", EXPLORER_EVAL)):
+        results = {s.name: wilson_interval(k, 20) for s, k in zip(suites, SUCCESSES[label])}
+        policy = str(run) if label == "trained" else "explorer"
+        record = eval_record(policy, suites, results, 20, 1000, 32)
+        write_report_directory(run / out, build_eval_report(record, suites, results, frames))
+
+
+def write_transfer_report(run) -> None:
+    from workbench.metrics.domain_classifier import domain_classifier_accuracy
+    from workbench.metrics.kid import kernel_inception_distance
+    from workbench.metrics.opc import off_policy_classification
+    from workbench.metrics.transfer import PolicyTransfer, compare_domains
+    from workbench.reports.directory import write_report_directory
+    from workbench.reports.transfer_report import PolicyColumn, build_transfer_report, transfer_record
+
+    rng = np.random.default_rng(1)
+    sim, real = (rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8) for _ in range(2))
+    features = rng.normal(size=(20, 8)), rng.normal(0.5, 1.0, size=(20, 8))
+    episode_index = np.repeat(np.arange(6), 3)
+    success = np.array([1, 0, 1, 0, 0, 1], bool)
+    q = np.clip(0.3 + 0.4 * success[episode_index] + rng.normal(0, 0.1, len(episode_index)), 0, 1)
+    transfer = PolicyTransfer(str(run), kernel_inception_distance(*features, rng, bootstrap=50),
+                              domain_classifier_accuracy(*features, rng), off_policy_classification(q, episode_index,
+                                                                                                    success))
+    domain = compare_domains("bin_grasp, profile default, training objects", sim, real, "unlabelled images")
+    target = {"root": "proxy-real", "source": "simulation", "images": 20, "episodes": 6, "successful_episodes": 3,
+              "transitions": 18, "description": "SIMULATED data (a stand-in for real data, not real data)"}
+    column = PolicyColumn(str(run), transfer, 0, {})
+    record = transfer_record(target, [column], [domain], {"seed": 0})
+    write_report_directory(run / TRANSFER_REPORT, build_transfer_report(record, [column], [domain]))
+
+
+def write_study_summary(run) -> None:
+    trials = [{"number": i, "state": state, "values": values, "metrics": metrics, "params": params, "reason": reason}
+              for i, (state, values, metrics, params, reason) in enumerate([
+                  ("complete", [0.61], {"opc_auc": 0.61, "success": 0.0}, {"a": 1.5, "b": 2.0}, None),
+                  ("complete", [0.55], {"opc_auc": 0.55, "success": 0.1}, {"a": 0.9, "b": 7.0}, None),
+                  ("complete", [0.50], {"opc_auc": 0.50, "success": 0.0}, {"a": 2.5, "b": 4.0}, None),
+                  ("pruned", [0.4], None, {"a": 2.9, "b": 1.0}, "median pruner at step 60")])]
+    write_json(run / "study" / "summary.json", {
+        "study": "quick", "description": "a fixture study", "storage": f"sqlite:///{run}/study/study.db",
+        "objectives": [{"metric": "opc_auc", "direction": "maximize"}],
+        "pareto_axes": [{"metric": "opc_auc", "direction": "maximize"}, {"metric": "success", "direction": "maximize"}],
+        "budget": {"trials": 4, "minutes": 1}, "states": {"complete": 3, "pruned": 1}, "seconds": 10.0,
+        "trials": trials, "importances": {"a": 0.7, "b": 0.3}, "importances_note": "PED-ANOVA (Optuna's default)",
+        "best": {"trial": 0, "metrics": {"opc_auc": 0.61, "success": 0.0}, "params": {"a": 1.5, "b": 2.0}}})
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    run = make_run(tmp_path_factory.mktemp("main-job") / "run", image_size=32)
+    plan = Plan(sheet_tiles=4, drive_episodes=1)
+    start_job(run, seed=0, budget=0.05, plan=plan)
+    ctx = StageContext(run, 0, plan, 0.0)
+    markers = {"scene-sheet": scene_sheet(ctx), "randomization-sheet": randomization_sheet(ctx),
+               "collect": {"episodes": 40, "explorer_success": 0.2, "episodes_on_disk": 40},
+               "train": {"learner_step": 300, "offline_steps": 200, "offline_episodes": 44, "online_episodes": 6,
+                         "online_success_rate": 0.5, "stopped_by": "time", "plan_minutes": 0.5}}
+    history = [{"step": s, "loss": 0.7 - s / 1000, "mean_q": 0.3, "target_q": 0.3, "collect_success": None}
+               for s in range(100, 400, 100)]
+    write_json(run / "history.json", history)  # no learning_curve.png: the report re-plots it
+    write_eval_reports(run)
+    write_transfer_report(run)
+    write_study_summary(run)
+    markers["export"] = export_stage(ctx)
+    markers["drive"] = drive_stage(ctx)
+    for key, summary in markers.items():
+        write_json(run / "stages" / f"{key}.json", {"stage": key, "title": key, "seconds": 1.0, "attempts": 1,
+                                                    "estimate_s": 1.0, "summary": summary})
+    write_html_report(run)
+    return run
+
+
+def test_headline_pools_the_simulation_suites_and_leaves_out_the_stand_in(run_dir):
+    trained = json.loads((run_dir / TRAINED_EVAL / "report.json").read_text())
+    explorer = json.loads((run_dir / EXPLORER_EVAL / "report.json").read_text())
+    top = headline(trained, explorer)
+    assert "proxy-real" not in top["suites"] and len(top["suites"]) == 4
+    assert top["trained"]["successes"] == sum(SUCCESSES["trained"][:4]) and top["trained"]["episodes"] == 80
+    assert top["trained_better"] and not top["intervals_overlap"]
+
+
+def test_report_has_every_section_and_no_script_or_external_reference(run_dir):
+    page = (run_dir / "report.html").read_text()
+    for text in ("Held-out success (simulation suites pooled)", "trained <b>", "vs explorer <b>", "simulated stand-in",
+                 "not real data", "ROC AUC", "SoftOPC", "KID", "domain classifier", "Image statistics", "Pareto",
+                 "SHA-256", "q_network.onnx" if "q_network.onnx" in page else "manifest", "Closed-loop drive",
+                 "Versions"):
+        assert text in page, text
+    assert "Not available" not in page
+    assert "<script" not in page.lower()
+    assert "http://" not in page and "https://" not in page
+
+
+def test_report_renders_in_headless_chromium_with_every_image_loaded(run_dir):
+    if find_browser() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium on CI: .ci/run installs it")
+        pytest.skip("no Chromium here (apt-get install chromium)")
+    result = render(run_dir / "report.html")
+    assert result["title"].startswith("workbench run")
+    assert len(result["images"]) >= 10
+    broken = [image["alt"] for image in result["images"] if not (image["complete"] and image["width"] > 0)]
+    assert broken == []
+    assert result["errors"] == []
+    assert all(url.startswith(("file:", "data:")) for url in result["requests"])
+
+
+def test_workbench_report_rebuilds_the_page(run_dir, tmp_path):
+    out = tmp_path / "again.html"
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0
+    assert "Held-out success" in out.read_text()
+    assert main(["report", str(tmp_path)]) == 2  # not a run directory
+
+
+def test_report_of_a_run_that_has_just_started_says_what_is_missing(tmp_path):
+    start_job(tmp_path, seed=0, budget=1.0, plan=Plan())
+    page = build_html_report(tmp_path)
+    assert page.count("Not available") >= 6 and "no held-out evaluation yet" in page
