@@ -126,7 +126,7 @@ def test_unknown_format_version(valid):
 @pytest.mark.parametrize("change, problem", [
     (lambda d: d["steps"][1].update(action=[0.2, 0, 0, 0, 1, 0, 0, 0]), "steps[1].action[0] (dx) = 0.2"),
     (lambda d: d["steps"][0].update(action=[0, 0, 0]), "steps[0].action: expected 8 finite numbers"),
-    (lambda d: d["steps"][0].update(gripper_closed=0.5), "steps[0].gripper_closed"),
+    (lambda d: d["steps"][0].update(gripper_closed=1.5), "steps[0].gripper_closed"),
     (lambda d: d["steps"][0].pop("height"), "steps[0].height: missing"),
     (lambda d: d["steps"][0].update(image="../x.png"), "steps[0].image"),
     (lambda d: d["steps"][0].update(image="nothere.png"), "not in"),

@@ -283,8 +283,9 @@ def fit_image(image: np.ndarray, side: int) -> np.ndarray:
 
 def _check_state(path: Path, where: str, step: dict) -> tuple[float, float]:
     closed, height = step["gripper_closed"], step["height"]
-    if not _is_number(closed) or closed not in (0, 1):
-        raise RealDataError(path, f"{where}.gripper_closed: expected 0 (open) or 1 (closed), got {closed!r}")
+    if not _is_number(closed) or not 0 <= closed <= 1:
+        raise RealDataError(path, f"{where}.gripper_closed: expected the finger closure in [0, 1] (0 open, 1 closed), "
+                                  f"got {closed!r}")
     low, high = HEIGHT_RANGE
     if not _is_number(height) or not low <= height <= high:
         raise RealDataError(path, f"{where}.height: expected metres above the bin floor in [{low}, {high}], "
