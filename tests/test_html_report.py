@@ -89,9 +89,10 @@ def write_study_summary(run) -> None:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    run = make_run(tmp_path_factory.mktemp("main-job") / "run", image_size=32)
+    run = tmp_path_factory.mktemp("main-job") / "run"
     plan = Plan(sheet_tiles=4, drive_episodes=1)
     start_job(run, seed=0, budget=0.05, plan=plan)
+    make_run(run, image_size=32)  # an untrained run: config.json and checkpoint.safetensors
     ctx = StageContext(run, 0, plan, 0.0)
     markers = {"scene-sheet": scene_sheet(ctx), "randomization-sheet": randomization_sheet(ctx),
                "collect": {"episodes": 40, "explorer_success": 0.2, "episodes_on_disk": 40},

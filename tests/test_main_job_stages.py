@@ -78,3 +78,9 @@ def test_a_rerun_must_keep_the_seed_and_budget(tmp_path):
     assert start_job(tmp_path, seed=0, budget=1.0, plan=Plan())["seed"] == 0
     with pytest.raises(UserError, match="--seed 0 --budget 1.0"):
         start_job(tmp_path, seed=1, budget=1.0, plan=Plan())
+
+
+def test_a_directory_that_is_not_a_main_job_is_refused(tmp_path):
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"a training run of `workbench train`")
+    with pytest.raises(UserError, match="no main_job.json"):
+        start_job(tmp_path, seed=0, budget=1.0, plan=Plan())

@@ -349,9 +349,10 @@ def evaluate_stage(ctx: StageContext) -> dict:
             pool.join()
     for policy in todo:
         write_suite_report(policy, suites, results[policy], episodes, seed, image_size, reports[policy])
-    records = {label: _read_json(reports[p] / "report.json") for label, p in (("trained", run), ("explorer", "explorer"))}
+    labels = {run: "trained", "explorer": "explorer"}
+    records = {labels[p]: _read_json(out / "report.json") for p, out in reports.items()}
     return {"episodes": episodes, "seed": seed, "image_size": image_size,
-            "reports": {k: str(v.relative_to(ctx.run_dir)) for k, v in reports.items()},
+            "reports": {labels[p]: str(out.relative_to(ctx.run_dir)) for p, out in reports.items()},
             "headline": headline(records["trained"], records["explorer"])}
 
 
@@ -460,6 +461,9 @@ def start_job(run_dir: Path, seed: int, budget: float, plan: Plan) -> dict:
             raise UserError(f"{run_dir} was started with --seed {record.get('seed')} --budget {record.get('budget')}; "
                             "rerun with those to continue it, or choose another --name")
         return record
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} is not empty and holds no main_job.json (not a `workbench run` directory, or "
+                        "one from an older version); choose another --name or remove it")
     record = {"name": run_dir.name, "seed": seed, "budget": budget, "scene": SCENE, "profile": PROFILE,
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "plan": dataclasses.asdict(plan),
               "versions": versions()}
