@@ -18,16 +18,9 @@ def as_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-# Rows (states x candidates) per score() pass. The paper net runs its second half on
-# every row; on a 2-core CPU, Bellman labelling with passes of 4096 rows (64 states x 64
-# samples) ran at about half the speed of passes of 128 (activations fall out of cache).
-# The fast net's head is a small MLP: one pass over all rows is cheapest.
-SCORE_CHUNK_ROWS = {"paper": 128, "fast": 1 << 16}
-
-
 def features_score_fn(qnet: QNetwork, features: torch.Tensor, chunk_rows: int | None = None) -> ScoreFn:
     """A CEM scorer: (B, K, 8) numpy actions -> (B, K) numpy logits for fixed features."""
-    chunk_rows = chunk_rows or SCORE_CHUNK_ROWS[qnet.arch]
+    chunk_rows = chunk_rows or qnet.score_chunk_rows
 
     def score(actions: np.ndarray) -> np.ndarray:
         states_per_pass = max(1, chunk_rows // actions.shape[1])

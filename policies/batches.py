@@ -31,7 +31,9 @@ class Transitions:
 
     images (N, H, W, 3) uint8, states (N, 2) float32, actions (N, 8) float32,
     rewards (N,) float32, next_images (N, H, W, 3) uint8, next_states (N, 2) float32,
-    dones (N,) uint8 (1: episode ended here, no bootstrap from s').
+    dones (N,) uint8 (1: episode ended here, no bootstrap from s'), horizons (N,) uint8:
+    how many steps s' lies ahead of s (n-step returns; ``rewards`` is then the discounted
+    sum over those steps and the bootstrap is discounted by gamma ** horizon). None: 1.
     """
 
     images: np.ndarray
@@ -41,8 +43,12 @@ class Transitions:
     next_images: np.ndarray
     next_states: np.ndarray
     dones: np.ndarray
+    horizons: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.horizons is None:
+            n = len(self.rewards) if isinstance(self.rewards, np.ndarray) else 0
+            object.__setattr__(self, "horizons", np.ones(n, np.uint8))
         n = self.images.shape[0] if isinstance(self.images, np.ndarray) else None
         _check_array("images", self.images, np.uint8, (n, None, None, 3))
         h, w = self.images.shape[1:3]
@@ -52,6 +58,9 @@ class Transitions:
         _check_array("next_images", self.next_images, np.uint8, (n, h, w, 3))
         _check_array("next_states", self.next_states, np.float32, (n, STATE_DIM))
         _check_array("dones", self.dones, np.uint8, (n,))
+        _check_array("horizons", self.horizons, np.uint8, (n,))
+        if n and self.horizons.min() < 1:
+            raise ValueError("horizons must be at least 1")
 
     def __len__(self) -> int:
         return self.images.shape[0]

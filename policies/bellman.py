@@ -38,6 +38,7 @@ class BellmanUpdater:
         next_states: np.ndarray,
         dones: np.ndarray,
         rng: np.random.Generator,
+        horizons: np.ndarray | None = None,
     ) -> np.ndarray:
         """Clipped double-Q targets (B,) float32 in [0, 1].
 
@@ -49,10 +50,11 @@ class BellmanUpdater:
             next_values[live] = self.targets.next_state_values(
                 next_images[live], next_states[live], self.cem, rng, self.spec
             )
-        return clipped_bellman_targets(rewards, dones, next_values, self.gamma)
+        return clipped_bellman_targets(rewards, dones, next_values, self.gamma, horizons)
 
     def label(self, batch: Transitions, rng: np.random.Generator) -> LabelledBatch:
-        targets = self.compute_targets(batch.rewards, batch.next_images, batch.next_states, batch.dones, rng)
+        targets = self.compute_targets(batch.rewards, batch.next_images, batch.next_states, batch.dones, rng,
+                                       batch.horizons)
         return LabelledBatch(images=batch.images, states=batch.states, actions=batch.actions, targets=targets)
 
     def load_target_arrays(self, arrays: dict[str, np.ndarray]) -> None:

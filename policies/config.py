@@ -25,8 +25,12 @@ class QTOptConfig(BaseModel):
     arch: Literal["paper", "fast"] = "fast"
     image_size: int = Field(64, ge=MIN_IMAGE_SIZE)
     batch_size: int = Field(64, gt=0)
-    learning_rate: float = Field(3e-4, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
     gamma: float = Field(0.9, gt=0, le=1)
+    # 4, not the paper's 1: with one-step targets, CEM's max over a barely trained Q compounded
+    # into values of ~0.6 everywhere (data success ~0.25); with 4 the values stayed calibrated.
+    n_step: int = Field(4, ge=1, le=20, description="steps per transition: r is the discounted sum over them "
+                        "and s' that many steps ahead (1: the paper's one-step target)")
     polyak_tau: float = Field(DEFAULT_POLYAK_TAU, gt=0, le=1)
     lagged_period: int = Field(DEFAULT_LAGGED_PERIOD, gt=0, description="learner steps between lagged-target copies")
     cem: CEMConfig = CEMConfig()

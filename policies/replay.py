@@ -72,15 +72,31 @@ class Episode:
     def steps(self) -> int:
         return self.actions.shape[0]
 
-    def transitions(self) -> Transitions:
+    def transitions(self, n_step: int = 1, gamma: float = 1.0) -> Transitions:
+        """One transition per step; with ``n_step`` > 1, s' is up to n steps ahead.
+
+        Step t folds the rewards of steps t .. t+k-1 (k = min(n, T - t)) into one,
+        discounted by gamma per step, and bootstraps from s_{t+k}: fewer maximisations
+        between a reward and the states that led to it, so less overestimation compounds.
+        """
+        if not isinstance(n_step, int) or n_step < 1:
+            raise ValueError(f"n_step must be a positive integer, got {n_step!r}")
+        start = np.arange(self.steps)
+        horizons = np.minimum(n_step, self.steps - start)
+        end = start + horizons
+        rewards = np.zeros(self.steps, np.float64)
+        for i in range(min(n_step, self.steps)):
+            inside = horizons > i
+            rewards[inside] += gamma**i * self.rewards[start[inside] + i]
         return Transitions(
             images=self.images[:-1],
             states=self.states[:-1],
             actions=self.actions,
-            rewards=self.rewards,
-            next_images=self.images[1:],
-            next_states=self.states[1:],
-            dones=self.dones,
+            rewards=rewards.astype(np.float32),
+            next_images=self.images[end],
+            next_states=self.states[end],
+            dones=self.dones[end - 1],
+            horizons=horizons.astype(np.uint8),
         )
 
 
@@ -273,10 +289,11 @@ class OnlineBuffer:
     Arrays are allocated on the first add, when the image size is known.
     """
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, n_step: int = 1, gamma: float = 1.0):
         if not isinstance(capacity, int) or capacity <= 0:
             raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
         self.capacity = capacity
+        self.n_step, self.gamma = n_step, gamma  # how add_episode cuts episodes into transitions
         self._storage: dict[str, np.ndarray] | None = None
         self._next = 0  # where the next transition goes
         self._size = 0
@@ -304,7 +321,7 @@ class OnlineBuffer:
         self._size = min(self._size + keep, self.capacity)
 
     def add_episode(self, episode: Episode) -> None:
-        self.add(episode.transitions())
+        self.add(episode.transitions(self.n_step, self.gamma))
 
     def take(self, indices: np.ndarray) -> Transitions:
         """Transitions at ``indices`` in [0, len): slot order, not age order."""

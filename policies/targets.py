@@ -35,11 +35,16 @@ DEFAULT_LAGGED_PERIOD = 500
 
 
 def clipped_bellman_targets(
-    rewards: np.ndarray, dones: np.ndarray, next_values: np.ndarray, gamma: float
+    rewards: np.ndarray, dones: np.ndarray, next_values: np.ndarray, gamma: float,
+    horizons: np.ndarray | None = None,
 ) -> np.ndarray:
-    """r + gamma * (1 - done) * V(s'), clipped to [0, 1]; float32 (B,)."""
+    """r + gamma ** horizon * (1 - done) * V(s'), clipped to [0, 1]; float32 (B,).
+
+    ``horizons`` (default 1) is how many steps s' lies ahead, for n-step transitions.
+    """
     not_done = 1.0 - dones.astype(np.float32)
-    targets = rewards.astype(np.float32) + np.float32(gamma) * not_done * next_values.astype(np.float32)
+    discount = np.float32(gamma) if horizons is None else np.float32(gamma) ** horizons.astype(np.float32)
+    targets = rewards.astype(np.float32) + discount * not_done * next_values.astype(np.float32)
     return np.clip(targets, 0.0, 1.0).astype(np.float32)
 
 

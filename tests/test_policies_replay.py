@@ -210,3 +210,28 @@ def test_mixer_is_reproducible_from_the_seed():
     a = mixer.sample(16, np.random.default_rng(3))
     b = mixer.sample(16, np.random.default_rng(3))
     np.testing.assert_array_equal(a.actions, b.actions)
+
+
+def test_n_step_transitions_by_hand():
+    episode = make_episode(steps=5, reward=-0.05)  # rewards -0.05 x4, then 1.0 (done)
+    one = episode.transitions()
+    np.testing.assert_array_equal(one.horizons, 1)
+    np.testing.assert_array_equal(one.next_images, episode.images[1:])
+    three = episode.transitions(n_step=3, gamma=0.9)
+    np.testing.assert_array_equal(three.horizons, [3, 3, 3, 2, 1])  # cut short by the episode's end
+    np.testing.assert_allclose(three.rewards, [-0.05 * (1 + 0.9 + 0.81)] * 2
+                               + [-0.05 - 0.045 + 0.81, -0.05 + 0.9, 1.0], atol=1e-6)
+    np.testing.assert_array_equal(three.dones, [0, 0, 1, 1, 1])  # a window reaching the end is terminal
+    for t, end in enumerate([3, 4, 5, 5, 5]):
+        np.testing.assert_array_equal(three.next_images[t], episode.images[end])
+        np.testing.assert_array_equal(three.next_states[t], episode.states[end])
+    with pytest.raises(ValueError, match="n_step"):
+        episode.transitions(n_step=0)
+
+
+def test_online_buffer_cuts_episodes_with_its_n_step():
+    buffer = OnlineBuffer(100, n_step=2, gamma=0.5)
+    buffer.add_episode(make_episode(steps=4, reward=0.0))
+    batch = buffer.take(np.arange(4))
+    np.testing.assert_array_equal(batch.horizons, [2, 2, 2, 1])
+    np.testing.assert_allclose(batch.rewards, [0.0, 0.0, 0.5, 1.0])

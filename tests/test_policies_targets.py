@@ -165,3 +165,13 @@ def test_an_updater_elsewhere_given_the_target_arrays_labels_identically(arch):
     first = local.label(batch, np.random.default_rng(5)).targets
     np.testing.assert_array_equal(first, remote.label(batch, np.random.default_rng(5)).targets)
     assert np.all((first >= 0) & (first <= 1))
+
+
+def test_n_step_targets_discount_the_bootstrap_by_gamma_to_the_horizon():
+    rewards = np.array([0.0, 0.2, 0.0], dtype=np.float32)
+    dones = np.array([0, 0, 1], dtype=np.uint8)
+    next_values = np.array([0.5, 0.5, 0.5], dtype=np.float32)
+    horizons = np.array([1, 3, 2], dtype=np.uint8)
+    expected = [0.9 * 0.5, 0.2 + 0.9**3 * 0.5, 0.0]
+    np.testing.assert_allclose(clipped_bellman_targets(rewards, dones, next_values, 0.9, horizons), expected,
+                               atol=1e-6)

@@ -156,9 +156,9 @@ class EpisodeReplay:
     reads episodes other processes (collectors) wrote since the last call.
     """
 
-    def __init__(self, directory: Path, capacity: int):
+    def __init__(self, directory: Path, capacity: int, n_step: int = 1, gamma: float = 1.0):
         self.store = OfflineStore(directory)
-        self.buffer = OnlineBuffer(capacity)
+        self.buffer = OnlineBuffer(capacity, n_step, gamma)
         self.loaded: set[str] = set()
         self.episodes = self.successes = 0
         self.recent_success: deque[bool] = deque(maxlen=50)  # of the last episodes added, whoever collected them
@@ -206,7 +206,7 @@ def augment(batch: Transitions, pad: int, rng: np.random.Generator) -> Transitio
         return batch
     return Transitions(images=random_shift(batch.images, pad, rng), states=batch.states, actions=batch.actions,
                        rewards=batch.rewards, next_images=random_shift(batch.next_images, pad, rng),
-                       next_states=batch.next_states, dones=batch.dones)
+                       next_states=batch.next_states, dones=batch.dones, horizons=batch.horizons)
 
 
 # -- logging -----------------------------------------------------------------------
@@ -311,8 +311,8 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             load_checkpoint(paths.checkpoint, learner)
         except CheckpointError as error:
             raise UserError(f"cannot resume: {error}") from None
-    offline = EpisodeReplay(paths.offline, config.offline_capacity)
-    online = EpisodeReplay(paths.online, qcfg.online_capacity)
+    offline = EpisodeReplay(paths.offline, config.offline_capacity, qcfg.n_step, qcfg.gamma)
+    online = EpisodeReplay(paths.online, qcfg.online_capacity, qcfg.n_step, qcfg.gamma)
     try:
         offline.refresh()
         online.refresh()
