@@ -221,3 +221,14 @@ def test_every_toml_example_in_the_guide_is_a_valid_scene():
         data = tomllib.loads(block)
         data.setdefault("name", "guide")
         parse_scene(data, "docs/scene-authoring.md", base_dir=EXAMPLE)
+
+
+def test_the_guides_full_scene_holds_the_defaults():
+    """The walk-through writes every field out at its default (but the count): it must not drift."""
+    from scenes.spec import SceneSpec
+
+    block = re.findall(r"^```toml\n(.*?)^```", GUIDE.read_text(), re.M | re.S)[0]
+    written = SceneSpec.model_validate(tomllib.loads(block)).model_dump()
+    default = SceneSpec(name=written["name"], description=written["description"]).model_dump()
+    default["objects"]["count"] = written["objects"]["count"]
+    assert written == default
