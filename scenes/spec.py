@@ -188,7 +188,7 @@ class TaskSpec(Strict):
     max_steps: Annotated[int, Field(ge=1, le=200)] = Field(20, description="steps per episode at most")
     # The Bellman targets are clipped to [0, 1] (log loss): a penalty p zeroes every value
     # below p / gamma, which wipes out the early, grasp-choosing steps of a 10-step episode.
-    step_penalty: NonNegative = Field(0.05, description="reward of a step that does not end in success is minus this")
+    step_penalty: NonNegative = Field(0.0, description="reward of a step that does not end in success is minus this")
     max_translation: Annotated[float, Field(gt=0, le=0.2)] = Field(
         0.05, description="largest gripper move per step and axis, m")
     max_rotation: Annotated[float, Field(gt=0, le=3.1416)] = Field(

@@ -60,7 +60,7 @@ def test_manifest_records_provenance_specs_and_limits(runs):
     camera = m["observation"]["camera"]
     fovy = math.radians(camera["fovy_deg"])
     assert camera["intrinsics"]["fy"] == pytest.approx(32 / math.tan(fovy / 2))
-    assert camera["extrinsics"]["pos_m"] == pytest.approx([0.0, -0.42, 0.46])
+    assert camera["extrinsics"]["pos_m"] == pytest.approx([0.0, -0.30, 0.50])
     pose = np.array(camera["extrinsics"]["world_from_camera_opencv"])
     forward = pose[:3, 2]  # the OpenCV optical axis points at the lookat point
     to_lookat = np.subtract(camera["extrinsics"]["lookat_m"], pose[:3, 3])

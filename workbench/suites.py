@@ -94,10 +94,10 @@ SUITES: dict[str, Suite] = {suite.name: suite for suite in (
           profile="unseen_lighting.toml", lighting=_UNSEEN_LIGHTS),
     Suite("shifted-camera", "the shoulder camera moved 8 cm sideways, 5 cm back and 4 cm down, re-aimed",
           camera=CameraShift(position_offset=(0.08, -0.05, -0.04))),
-    Suite(PROXY_REAL, "stand-in target domain: held-out photographs, 48 degree field of view, moved camera, "
+    Suite(PROXY_REAL, "stand-in target domain: held-out photographs, 50 degree field of view, moved camera, "
           "sensor blur, vignetting, white balance, exposure, noise and JPEG",
           profile="proxy_real.toml",
-          camera=CameraShift(position_offset=(-0.04, 0.04, 0.03), lookat_offset=(0.0, 0.01, 0.0), fovy=48.0),
+          camera=CameraShift(position_offset=(-0.04, 0.04, 0.03), lookat_offset=(0.0, 0.01, 0.0), fovy=50.0),
           sensor=SensorEffects(blur_sigma=(0.4, 0.9), vignetting=(0.25, 0.45), white_balance=(0.85, 1.15),
                                exposure=(0.8, 1.1), noise_std=(3.0, 7.0), jpeg_quality=(40, 75)),
           stand_in=True),
