@@ -45,6 +45,7 @@ STUDY_FILE_ATTR = "workbench.study_file"  # the study file's text, so any machin
 IDENTITY_ATTR = "workbench.identity"
 WORKER, HEARTBEAT, FAIL_REASON, METRICS, DIRECTORY = "worker", "heartbeat", "fail_reason", "metrics", "directory"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+IDENTITY_WAIT_SECONDS = 10.0  # a joining worker waits this long for the creating worker's identity attribute
 
 
 def _log(prefix: str):
@@ -61,17 +62,21 @@ def create_or_join(spec: Study, storage, must_exist: bool = False) -> optuna.Stu
     if spec.name not in names and must_exist:
         raise UserError(f"nothing to resume: {shown(spec.storage_url)} holds no study {spec.name!r} "
                         f"(it holds: {', '.join(sorted(names)) or 'none'}); start it with `workbench study run`")
-    study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions,
-                                load_if_exists=True)
+    try:
+        study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:  # it exists, or another worker created it just now
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+        created = False
     wanted = [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else optuna.study.StudyDirection.MINIMIZE
               for d in spec.directions]
     if list(study.directions) != wanted:
         raise UserError(f"{spec.source}: study {spec.name!r} in {shown(spec.storage_url)} has directions "
                         f"{[d.name.lower() for d in study.directions]}, the file {spec.directions}; "
                         "use another study name")
-    stored = study.user_attrs.get(IDENTITY_ATTR)
+    stored = study.user_attrs.get(IDENTITY_ATTR) if created else _identity_of(study)
     mine = json.loads(json.dumps(spec.identity()))
-    if stored is None:
+    if stored is None:  # only the worker that created the study enqueues (or one that joined a bare study)
         study.set_user_attr(IDENTITY_ATTR, mine)
         study.set_user_attr(STUDY_FILE_ATTR, spec.text)
         for params in spec.enqueued():
@@ -82,6 +87,17 @@ def create_or_join(spec: Study, storage, must_exist: bool = False) -> optuna.Stu
                         f"study file (they differ in: {', '.join(differs)}); use another study name, or the "
                         "same file to join or resume it")
     return study
+
+
+def _identity_of(study: optuna.Study, wait: float = IDENTITY_WAIT_SECONDS) -> dict | None:
+    """The study's identity; a study created by another worker a moment ago gets it within ms, so wait
+    up to ``wait`` seconds for it before taking the study as one made outside `workbench study`."""
+    deadline = time.monotonic() + wait
+    while True:
+        stored = study.user_attrs.get(IDENTITY_ATTR)
+        if stored is not None or time.monotonic() >= deadline:
+            return stored
+        time.sleep(0.2)
 
 
 def write_study_directory(spec: Study) -> None:

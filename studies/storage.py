@@ -12,6 +12,8 @@ Every form opens unchanged in optuna-dashboard (``optuna-dashboard sqlite:///run
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
 
 import optuna
@@ -53,7 +55,7 @@ def journal_path(url: str) -> Path:
 def open_storage(url: str, source: str = "storage") -> optuna.storages.BaseStorage:
     """The storage behind ``url``, opened and checked (a study list is read); UserError if it cannot be."""
     try:
-        storage = _open(url)
+        storage = _open_racing(url)
         storage.get_all_studies()
     except UserError as error:
         raise UserError(f"{source}: {error}") from None
@@ -66,6 +68,19 @@ def open_storage(url: str, source: str = "storage") -> optuna.storages.BaseStora
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{source}: cannot open {shown(url)}: {reason}") from None
     return storage
+
+
+def _open_racing(url: str, attempts: int = 5) -> optuna.storages.BaseStorage:
+    """``_open``, again after a short wait when another worker was creating the schema of the same new
+    database at the same moment (PostgreSQL then fails one of them with a duplicate-key error)."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for _ in range(attempts - 1):
+        try:
+            return _open(url)
+        except (IntegrityError, ProgrammingError):
+            time.sleep(0.2 + random.random())
+    return _open(url)
 
 
 def _open(url: str) -> optuna.storages.BaseStorage:
