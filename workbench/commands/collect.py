@@ -17,7 +17,30 @@ def register(subparsers) -> None:
     parser.add_argument("--split", choices=["train", "test"], default="train", help="object split")
     parser.add_argument("--image-size", type=int, default=None, help="camera image size (default: the scene's)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_backend_arguments(parser)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="--backend ray: collector actors (default: one per CPU of the cluster)")
     parser.set_defaults(func=collect_command)
+
+
+def add_backend_arguments(parser) -> None:
+    """--backend, --address and --num-cpus, shared by `collect` and `train`."""
+    parser.add_argument("--backend", choices=["local", "ray"], default="local",
+                        help="local: this process; ray: Ray actors (needs pip install -e '.[ray]')")
+    parser.add_argument("--address", default=None,
+                        help="--backend ray: the cluster to join: auto (this machine's `ray start` cluster), "
+                             "HOST:PORT or ray://HOST:PORT (default: start a local cluster)")
+    parser.add_argument("--num-cpus", type=int, default=None,
+                        help="--backend ray without --address: CPUs of the local cluster (default: this machine's)")
+
+
+def check_backend_arguments(args: argparse.Namespace, ray_only: tuple[str, ...]) -> None:
+    from workbench.errors import UserError
+
+    if args.backend == "local":
+        given = [name for name in ("address", "num_cpus", *ray_only) if getattr(args, name) is not None]
+        if given:
+            raise UserError(", ".join("--" + name.replace("_", "-") for name in given) + " need(s) --backend ray")
 
 
 def collect_command(args: argparse.Namespace) -> int:
@@ -28,9 +51,17 @@ def collect_command(args: argparse.Namespace) -> int:
     from workbench.errors import UserError
 
     torch.set_num_threads(1)
+    check_backend_arguments(args, ("workers",))
+    kwargs = {"scene": args.scene, "profile": args.profile, "episodes": args.episodes, "seed": args.seed,
+              "split": args.split, "policy": args.policy, "image_size": args.image_size}
     try:
-        summary = collect(args.out, scene=args.scene, profile=args.profile, episodes=args.episodes,
-                          seed=args.seed, split=args.split, policy=args.policy, image_size=args.image_size)
+        if args.backend == "ray":
+            from workbench.ray_backend import collect_ray
+
+            summary = collect_ray(args.out, workers=args.workers, address=args.address, num_cpus=args.num_cpus,
+                                  **kwargs)
+        else:
+            summary = collect(args.out, **kwargs)
     except ReplayFormatError as error:
         raise UserError(str(error)) from None
     if args.json:

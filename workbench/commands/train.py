@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.commands.collect import add_backend_arguments, check_backend_arguments
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train a QT-Opt policy on a run directory")
@@ -15,6 +17,14 @@ def register(subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget for this invocation")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_backend_arguments(parser)
+    parser.add_argument("--collectors", type=int, default=None,
+                        help="--backend ray: on-policy collector actors, 1 CPU each (default 1)")
+    parser.add_argument("--updaters", type=int, default=None,
+                        help="--backend ray: Bellman updater actors, half a CPU each (default 1)")
+    parser.add_argument("--sync-every", type=int, default=None,
+                        help="--backend ray: learner steps between weight pushes to updaters and collectors "
+                             "(default 10)")
     parser.set_defaults(func=train_command)
 
 
@@ -26,8 +36,17 @@ def train_command(args: argparse.Namespace) -> int:
 
     if args.minutes is not None and not args.minutes > 0:
         raise UserError(f"--minutes must be positive, got {args.minutes}")
+    check_backend_arguments(args, ("collectors", "updaters", "sync_every"))
     try:
-        summary = train(args.run, args.config, resume=args.resume, minutes=args.minutes)
+        if args.backend == "ray":
+            from workbench.ray_train import train_ray
+
+            options = {name: getattr(args, name) for name in ("collectors", "updaters", "sync_every")
+                       if getattr(args, name) is not None}
+            summary = train_ray(args.run, args.config, resume=args.resume, minutes=args.minutes,
+                                address=args.address, num_cpus=args.num_cpus, **options)
+        else:
+            summary = train(args.run, args.config, resume=args.resume, minutes=args.minutes)
     except (ReplayFormatError, CheckpointError) as error:
         raise UserError(str(error)) from None
     if args.json:
