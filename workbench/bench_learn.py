@@ -45,11 +45,24 @@ def eval_reserve_seconds(episodes: int) -> float:
     return 20.0 + 0.35 * episodes
 
 
+def fresh_run(args, bench: str) -> tuple[Path, dict, object]:
+    """The benchmark's empty run directory (``--run`` or runs/bench-NAME-<time>), its config overrides
+    (``--config`` plus seed, scene, profile) and the validated config: a bad one fails before any work."""
+    from workbench.errors import UserError
+    from workbench.train import read_toml, validate_config
+
+    run_dir = Path(args.run or f"runs/bench-{bench}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} is not empty; bench {bench} starts from nothing")
+    overrides = read_toml(args.config) if args.config else {}
+    overrides.update(seed=args.seed, scene=args.scene, profile=args.profile)
+    return run_dir, overrides, validate_config(overrides, args.config or f"bench {bench}")
+
+
 def run(args) -> dict:
     import torch
 
     from workbench.errors import UserError
-    from workbench.train import read_toml, validate_config
 
     torch.set_num_threads(1)
     started = time.time()
@@ -57,12 +70,7 @@ def run(args) -> dict:
         raise UserError("--minutes must be positive and --episodes at least 1")
     if not (0 < args.collect_share < 1 and 0 <= args.offline_share <= 1):
         raise UserError("--collect-share must be in (0, 1) and --offline-share in [0, 1]")
-    run_dir = Path(args.run or f"runs/bench-learn-{time.strftime('%Y%m%d-%H%M%S')}")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"{run_dir} is not empty; bench learn starts from nothing")
-    overrides = read_toml(args.config) if args.config else {}
-    overrides.update(seed=args.seed, scene=args.scene, profile=args.profile)
-    base = validate_config(overrides, args.config or "bench learn")  # fail on a bad config before any work
+    run_dir, overrides, base = fresh_run(args, "learn")
     image_size = base.qtopt.image_size
 
     budget = args.minutes * 60

@@ -19,6 +19,8 @@ BENCHMARKS = {
     "train": "gradient steps/s and Bellman labels/s of both architectures",
     "learn": "the whole QT-Opt pipeline under a wall-clock budget vs the explorer",
     "runtime": "bundle runtime per-action latency (preprocess + CEM) and the policy server's round trip",
+    "scale": "Ray: collection episodes/s and Bellman labels/s with 1 and 2 workers, and the local backend's",
+    "backends": "the same QT-Opt run trained by the local and the Ray backend: held-out success of each",
 }
 
 
