@@ -35,6 +35,8 @@ _RUN = "needs a trained run directory (runs/NAME, runs/main) from a long trainin
 _BUNDLE = "needs a bundle exported from a trained run"
 _SERVER = "a server: runs until stopped"
 _STUDY = "runs or reads a study whose trials train QT-Opt (minutes to hours)"
+_CLUSTER = "starts, joins or uses a Ray cluster of several machines (HEAD_IP, TOKEN stand for yours)"
+_POSTGRES = "needs a PostgreSQL server; PASSWORD and DBHOST stand for yours"
 
 # Commands the test does not execute, by their text as written (comments dropped, whitespace
 # collapsed, quotes removed); `workbench` ones are still parsed by the real parser.
@@ -89,6 +91,29 @@ NOT_RUN = {
     "workbench bench train --json": "benchmark: about a minute",
     "workbench bench runtime --json": "benchmark: about 20 s, exports a bundle first",
     "workbench bench learn --minutes 60 --json": "an hour of training",
+    "workbench bench scale --json": "benchmark: about two minutes, starts a Ray cluster",
+    "workbench bench backends --json": "trains QT-Opt twice, with each backend: hours",
+    # README.md: running on several machines
+    "workbench collect --backend ray --out runs/NAME/offline --episodes 3000": "3000 episodes: minutes",
+    "workbench train --backend ray --run runs/NAME --minutes 60 --collectors 1 --updaters 1": _TRAINING,
+    "pip install -e .[ray]": "installs packages",
+    "ray start --head --port=6379": _CLUSTER,
+    "ray get-auth-token": _CLUSTER,
+    "export RAY_AUTH_MODE=token RAY_AUTH_TOKEN=TOKEN": _CLUSTER,
+    "ray start --address=HEAD_IP:6379": _CLUSTER,
+    "workbench collect --backend ray --address auto --out runs/big/offline --episodes 100000": _CLUSTER,
+    "workbench train --backend ray --address auto --run runs/big --collectors 16 --updaters 8 --minutes 600":
+        _CLUSTER,
+    "workbench eval --policy runs/big --episodes 200": _RUN,
+    "ray stop": _CLUSTER,
+    "sudo -u postgres psql -c CREATE ROLE workbench LOGIN PASSWORD 'PASSWORD'": _POSTGRES,
+    "sudo -u postgres createdb -O workbench studies": _POSTGRES,
+    "pip install -e .[postgres]": "installs packages",
+    "workbench study run studies/randomization.toml --workers 2": _STUDY,
+    "workbench study status randomization --storage "
+    "postgresql+psycopg2://workbench:PASSWORD@DBHOST:5432/studies": _POSTGRES,
+    "workbench study report randomization --storage "
+    "postgresql+psycopg2://workbench:PASSWORD@DBHOST:5432/studies": _POSTGRES,
     # docs/evaluation-and-transfer.md
     "workbench eval --policy oracle --suite all --episodes 100 --json": "5 suites x 100 episodes: minutes",
     "workbench eval --policy runs/wide --suite all --episodes 200 --json": _RUN,
@@ -116,7 +141,7 @@ NOT_RUN = {
         "needs the profile `study best` writes after a study; 3000 episodes",
 }
 # Programs other than `workbench` that may appear in NOT_RUN commands.
-EXTERNAL = {"pip", "python", "tensorboard", "optuna-dashboard"}
+EXTERNAL = {"pip", "python", "tensorboard", "optuna-dashboard", "ray", "sudo", "export"}
 SHELL_OPERATORS = {"|", "||", ";", ">", ">>", "<", "&"}
 
 
