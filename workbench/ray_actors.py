@@ -40,14 +40,15 @@ class ReplayStore:
     """
 
     def __init__(self, directories: dict[str, str], capacities: dict[str, int] | None = None,
-                 offline_fraction: float = 0.5):
+                 offline_fraction: float = 0.5, n_step: int = 1, gamma: float = 1.0):
         from policies.replay import OfflineStore, ReplayMixer
         from workbench.train import EpisodeReplay
 
         self.stores = {kind: OfflineStore(path) for kind, path in directories.items()}
         self.replays = {}
         if capacities is not None:
-            self.replays = {kind: EpisodeReplay(self.stores[kind].directory, capacities[kind]) for kind in directories}
+            self.replays = {kind: EpisodeReplay(self.stores[kind].directory, capacities[kind], n_step, gamma)
+                            for kind in directories}
             for replay in self.replays.values():
                 replay.refresh()
             self.mixer = ReplayMixer(self.replays.get(OFFLINE), self.replays.get(ONLINE), offline_fraction)

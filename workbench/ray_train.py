@@ -84,7 +84,8 @@ def train_ray(run_dir: str | Path, config_file: str | Path | None = None, resume
         store_name, learner_name = named("replay", 0, tag), named("learner", 0, tag)
         store = classes["ReplayStore"].options(**here(ray), num_cpus=0, name=store_name).remote(
             {"offline": str(paths.offline), "online": str(paths.online)},
-            {"offline": config.offline_capacity, "online": qcfg.online_capacity}, qcfg.offline_fraction)
+            {"offline": config.offline_capacity, "online": qcfg.online_capacity}, qcfg.offline_fraction,
+            qcfg.n_step, qcfg.gamma)
         first = _check_replay(ray, store, paths, qcfg.image_size)
 
         paths.root.mkdir(parents=True, exist_ok=True)
