@@ -13,7 +13,7 @@ Whatever the network outputs, the returned action stays within the limits; when 
 cannot act safely it returns a stop (``action.stop``, with ``action.reason``).
 
 Observation keys: ``image`` (H, W, 3) uint8 camera frame (the trained size or larger);
-``gripper_closed`` 1.0 closed / 0.0 open; ``height`` fingertip height above the bin floor
+``gripper_closed`` the measured finger closure, 0.0 open .. 1.0 closed; ``height`` fingertip height above the bin floor
 (m); ``tool_position`` (3,) the commanded tool position in the workspace frame (m);
 ``timestamp`` capture time (s) on the clock that ``now`` (or the policy's clock) reads.
 """

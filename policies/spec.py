@@ -1,7 +1,7 @@
 """The QT-Opt observation and action conventions, as plain numbers and arrays.
 
 Observation: an RGB image, uint8 (H, W, 3), and a state vector, float32 (STATE_DIM,) =
-[gripper_closed (0 or 1), height of the gripper above the bin floor in metres].
+[gripper_closed (measured finger closure, 0 open .. 1 closed), height of the gripper above the bin floor in metres].
 
 Action, float32 (ACTION_DIM,):
 

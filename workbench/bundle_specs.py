@@ -98,7 +98,7 @@ def observation_section(spec: SceneSpec, geometry: dict) -> dict:
         },
         "state": [
             {"index": 0, "name": "gripper_closed", "unit": "1", "dtype": "float32",
-             "meaning": "1.0 after a close command, 0.0 after an open command (the commanded state)"},
+             "meaning": "measured finger closure: 0.0 fully open .. 1.0 fully closed (an object in hand stops it short of 1)"},
             {"index": 1, "name": "height", "unit": "m", "dtype": "float32", "frame": "workspace",
              "meaning": "fingertip centre height above the bin floor: tool z - bin_floor_z_m"},
         ],

@@ -80,7 +80,7 @@ def as_command(action: RobotAction | Mapping) -> Command:
 
 
 _STATE_FEATURES = {
-    "gripper_closed": FeatureSpec((), "float32", "1", None, "1.0 after a close command, 0.0 after open"),
+    "gripper_closed": FeatureSpec((), "float32", "1", None, "measured finger closure, 0 open .. 1 closed"),
     "height": FeatureSpec((), "float32", "m", "workspace", "fingertip centre above the bin floor"),
     "tool_position": FeatureSpec((3,), "float64", "m", "workspace", "commanded fingertip centre position"),
     "timestamp": FeatureSpec((), "float64", "s", None, "capture time of the image (time.monotonic)"),
