@@ -1,6 +1,7 @@
 """`--backend ray` on a local 2-CPU Ray cluster: the same episodes as the local backend for the same seed;
 a collector actor killed mid-run is restarted and its episodes are neither lost nor stored or counted twice;
-`train --backend ray` runs the QT-Opt loop with its roles as actors, on the local trainer's schedule."""
+`train --backend ray` runs the QT-Opt loop with its roles as actors, on the local trainer's schedule, through
+the kill of a collector and of a Bellman updater."""
 
 import json
 import threading
@@ -88,9 +89,12 @@ def test_ray_train_runs_the_local_schedule_and_survives_a_killed_collector(tmp_p
     config = {"offline_steps": 4, "finetune_steps": 10, "steps_per_episode": 2, "checkpoint_every": 4,
               "log_every": 2, **TINY}
     kill = kill_when(run / "online", 1, "collector-0-train")
+    kill_updater = kill_when(run / "online", 2, "updater-0-train")
     summary = train_ray(run, overrides=config, progress=False, tag="train", collectors=1, updaters=1, sync_every=2)
     kill["thread"].join()
-    assert summary["learner_step"] == 14 and summary["stopped_by"] == "steps"
+    kill_updater["thread"].join()
+    assert kill_updater["episodes_at_kill"] < 5, "the updater was not killed mid-run"
+    assert summary["learner_step"] == 14 and summary["stopped_by"] == "steps"  # every step, none twice
     assert summary["collector_restarts"] >= 1
     online = names(run / "online")
     # The local trainer collects at finetuning steps 4, 6, ..., 12: five on-policy episodes.
