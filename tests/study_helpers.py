@@ -110,7 +110,7 @@ elites = 2
 
 [base.eval]
 episodes = 1
-labelled_episodes = 8
+labelled_episodes = 16  # enough that some of the explorer's ~20% succeed (8 gave 0)
 
 [search]
 randomizers.lighting.intensity.high = {{ low = 1.0, high = 3.0, log = true }}
