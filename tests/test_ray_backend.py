@@ -32,8 +32,9 @@ def names(directory) -> list[str]:
     return [p.name for p in OfflineStore(directory).paths()]
 
 
-def kill_when(directory, count: int, actor_name: str, deadline_s: float = 120) -> dict:
-    """In a thread: once ``directory`` holds ``count`` episodes, kill the named actor (Ray restarts it)."""
+def kill_when(directory, count: int, actor_name: str, deadline_s: float = 900) -> dict:
+    """In a thread: once ``directory`` holds ``count`` episodes, kill the named actor (Ray restarts it).
+    The deadline is generous: on a busy machine an actor process takes a minute to start."""
     record: dict = {}
 
     def watch():
@@ -41,7 +42,8 @@ def kill_when(directory, count: int, actor_name: str, deadline_s: float = 120) -
         while time.monotonic() < deadline and len(names(directory)) < count:
             time.sleep(0.05)
         record["episodes_at_kill"] = len(names(directory))
-        ray.kill(ray.get_actor(actor_name), no_restart=False)
+        record["killed"] = ray.get_actor(actor_name)
+        ray.kill(record["killed"], no_restart=False)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -93,6 +95,7 @@ def test_ray_train_runs_the_local_schedule_and_survives_a_killed_collector(tmp_p
     summary = train_ray(run, overrides=config, progress=False, tag="train", collectors=1, updaters=1, sync_every=2)
     kill["thread"].join()
     kill_updater["thread"].join()
+    assert "killed" in kill and "killed" in kill_updater, "an actor was not found to kill"
     assert kill_updater["episodes_at_kill"] < 5, "the updater was not killed mid-run"
     assert summary["learner_step"] == 14 and summary["stopped_by"] == "steps"  # every step, none twice
     assert summary["collector_restarts"] >= 1

@@ -201,18 +201,17 @@ class Updater:
     targets from its own copy of the target networks, which the learner refreshes."""
 
     def __init__(self, replay: str | None, learner: str | None, qtopt: dict, batch_size: int, augment_shift: int):
+        import numpy as np
         import torch
 
-        from policies.bellman import BellmanUpdater
         from policies.config import QTOptConfig
-        from policies.qnet import build_qnet
-        from policies.targets import TargetNetworks
+        from policies.learner import Learner
 
         torch.set_num_threads(1)
         qcfg = QTOptConfig.model_validate(qtopt)
         self.replay, self.batch_size, self.shift = _actor(replay), batch_size, augment_shift
-        targets = TargetNetworks(build_qnet(qcfg.arch, qcfg.image_size), qcfg.polyak_tau, qcfg.lagged_period)
-        self.updater = BellmanUpdater(targets, gamma=qcfg.gamma, cem=qcfg.cem, spec=qcfg.action_spec())
+        # The local trainer's updater, on target networks of its own (their weights come from the learner).
+        self.updater = Learner.from_config(qcfg, np.random.default_rng(0)).bellman_updater(qcfg)
         if learner is not None:  # a restarted updater starts from the learner's targets, not fresh weights
             self.updater.load_target_arrays(_ray().get(_actor(learner).target_arrays.remote()))
         self.pid = _process()
