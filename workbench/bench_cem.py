@@ -21,7 +21,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=200, help="timed actions per architecture")
 
 
-def median_ms(fn, repeats: int, warmup: int = 5) -> float:
+def time_calls(fn, repeats: int, warmup: int = 5) -> list[float]:
+    """Seconds per call of ``fn``, after ``warmup`` untimed calls."""
     for _ in range(warmup):  # first calls pay for allocation and kernel selection
         fn()
     times = []
@@ -29,7 +30,11 @@ def median_ms(fn, repeats: int, warmup: int = 5) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
+    return times
+
+
+def median_ms(fn, repeats: int, warmup: int = 5) -> float:
+    return float(np.median(time_calls(fn, repeats, warmup)) * 1e3)
 
 
 def run(args) -> dict:
