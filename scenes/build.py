@@ -153,7 +153,8 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
 
     _add_gripper(s, spec, floor_z)
 
-    world.add_camera(name="shoulder", pos=list(spec.camera.pos),
+    mount = world if spec.camera.mount == "world" else s.body("hand")
+    mount.add_camera(name="shoulder", pos=list(spec.camera.pos),
                      quat=camera_quat(spec.camera.pos, spec.camera.lookat).tolist(),
                      fovy=spec.camera.fovy)
     for light in spec.lights:

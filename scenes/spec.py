@@ -136,10 +136,16 @@ class GripperSpec(Strict):
 
 
 class CameraSpec(Strict):
-    """The over-the-shoulder camera the policy sees through (pinhole, no distortion)."""
+    """The camera the policy sees through (pinhole, no distortion).
 
-    pos: Vec3 = Field((0.0, -0.42, 0.46), description="position in the world frame, m")
-    lookat: Vec3 = Field((0.0, 0.0, 0.07), description="point it looks at (image up is towards +z), m")
+    `mount = "world"` fixes it over the shoulder; `mount = "hand"` rides on the
+    gripper (a wrist camera), with `pos` and `lookat` in the hand frame: origin
+    at the fingertip centre, x forward, y the closing direction, z up.
+    """
+
+    mount: Literal["world", "hand"] = Field("world", description="what it is fixed to: the world or the gripper hand")
+    pos: Vec3 = Field((0.0, -0.42, 0.46), description="position in the mount's frame, m")
+    lookat: Vec3 = Field((0.0, 0.0, 0.07), description="point it looks at, in the mount's frame (image up is towards +z), m")
     fovy: Annotated[float, Field(gt=5, lt=170)] = Field(55.0, description="vertical field of view, degrees")
     width: Annotated[int, Field(ge=16, le=1024)] = Field(64, description="image width, pixels")
     height: Annotated[int, Field(ge=16, le=1024)] = Field(64, description="image height, pixels")
@@ -183,8 +189,9 @@ class PhysicsSpec(Strict):
 class TaskSpec(Strict):
     """The grasping task: episode length, reward and action scale."""
 
-    lift_height: Positive = Field(0.08, description="an object's centre this far above the bin floor, "
-                                                    "touching a finger, at the end is a success, m")
+    lift_height: Positive = Field(0.08, description="at the end the hand lifts to its start height; an object's "
+                                                    "centre then this far above the bin floor, touching a finger, "
+                                                    "is a success, m")
     max_steps: Annotated[int, Field(ge=1, le=200)] = Field(20, description="steps per episode at most")
     # The Bellman targets are clipped to [0, 1] (log loss): a penalty p zeroes every value
     # below p / gamma, which wipes out the early, grasp-choosing steps of a 10-step episode.

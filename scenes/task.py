@@ -2,9 +2,11 @@
 
 The gripper is driven by moving its mocap target; the target moves in a
 straight line over the control step (in a few chunks) so the weld never
-yanks the hand. Success means an object's centre is at least `lift_height`
-above the bin floor while a finger touches it: a held object counts, one
-that was pushed, dropped or merely lies high in a pile does not.
+yanks the hand. An episode's grasp is judged the way QT-Opt's robots judged
+theirs: at the end the hand lifts straight up to its start height, fingers as
+they were, and success means an object's centre is then at least
+`lift_height` above the bin floor while a finger touches it. A held object
+counts; one that was pushed, dropped or merely lies high in a pile does not.
 """
 
 from __future__ import annotations
@@ -112,6 +114,15 @@ class GraspTask:
         # mj_step leaves positions and contacts one substep stale; bring them up to
         # date so the image, the success check and the saved state agree.
         mujoco.mj_forward(model, data)
+
+    def lift_and_check(self, data: mujoco.MjData) -> int | None:
+        """The end-of-episode grasp check: lift to the start height, then `held_object`."""
+        spec = self.scene.spec
+        top = self.scene.handles.bin_floor_z + spec.gripper.start_height
+        while self.target_pos[2] < top - 1e-6:
+            rise = min(spec.task.max_translation, top - self.target_pos[2])
+            self.apply(data, np.array([0.0, 0.0, rise]), 0.0, None)
+        return self.held_object(data)
 
     # -- observation and success ------------------------------------------
     def gripper_height(self, data: mujoco.MjData) -> float:

@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config", default=None, help="TOML of PipelineConfig values to override")
     parser.add_argument("--collect-share", type=float, default=0.2,
                         help="share of the (non-evaluation) budget for the initial explorer collection")
-    parser.add_argument("--offline-share", type=float, default=0.6,
+    parser.add_argument("--offline-share", type=float, default=0.4,
                         help="share of the training time spent in the offline phase")
 
 

@@ -138,8 +138,9 @@ def action_section(spec: SceneSpec) -> dict:
                     "close_means": "fingers driven shut with a force limit (parallel jaw)",
                     "open_means": "fingers driven fully open"},
         "terminate": {"index": 7,
-                      "rule": "terminate > 0.5 ends the episode after this step's move; the grasp is judged "
-                              "then (an object held above the lift height counts as success)"},
+                      "rule": "terminate > 0.5 ends the episode after this step's move; the hand then lifts to "
+                              "its start height and the grasp is judged (an object held above the lift height "
+                              "counts as success)"},
         "robot_command": "the runtime returns translation (m), rotation (rad), gripper (open|close|hold), "
                          "terminate and stop, already clamped to the safety limits",
     }

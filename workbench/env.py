@@ -6,7 +6,9 @@ in hand stops it short of 1), and `height` (1,), the fingertip height above the
 bin floor in metres. Action (8,): translation dx, dy, dz in metres per step, the
 rotation about the vertical axis as (sin, cos), then close, open and
 terminate, each acted on above 0.5. The policy closes and terminates by
-itself: nothing closes the gripper for it.
+itself: nothing closes the gripper for it. When an episode ends (terminate or
+`max_steps`) the hand lifts to its start height and the grasp is judged there
+(`GraspTask.lift_and_check`), so a policy needs to close, not to lift.
 
 Each reset draws the episode's objects from the scene's split and rebuilds the
 model only when the set of objects changed. `info` carries the true success,
@@ -103,7 +105,7 @@ class GraspEnv(gym.Env):
         self.task.apply(self.data, action[:3].astype(np.float64), yaw_delta, close)
         self.steps += 1
         terminated = bool(action[7] > 0.5) or self.steps >= task.max_steps
-        success = terminated and self.task.held_object(self.data) is not None
+        success = terminated and self.task.lift_and_check(self.data) is not None
         reward = 1.0 if success else -task.step_penalty
         # Per-step randomizers fire before the observation they change.
         self._randomization_info = self.randomization.step(self.np_random, self.scene, self.data, self.renderer)

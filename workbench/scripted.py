@@ -12,8 +12,6 @@ import numpy as np
 
 from workbench.env import GraspEnv
 
-_LIFT_TO = 0.20  # fingertip height above the bin floor after lifting
-
 
 def make_action(translation, yaw_delta_fraction=0.0, close=False, open_=False, terminate=False) -> np.ndarray:
     """An 8-d action; the rotation is a fraction of the max per-step rotation."""
@@ -29,7 +27,7 @@ def _toward(current, goal, max_step):
 
 
 class OraclePolicy:
-    """Picks the highest object, aligns, descends, closes, lifts and terminates."""
+    """Picks the highest object, aligns, descends, closes and terminates (the environment lifts)."""
 
     name = "oracle"
 
@@ -65,13 +63,11 @@ class OraclePolicy:
             if abs(goal[2] - pos[2]) < 0.01:
                 self.phase = "close"
             return make_action(move, yaw_fraction)
-        if self.phase == "close":  # two steps: let the fingers squeeze before lifting
+        if self.phase == "close":  # two steps: let the fingers squeeze before the end-of-episode lift
             self.wait += 1
             if self.wait == 2:
-                self.phase = "lift"
+                self.phase = "done"
             return make_action([0, 0, 0], close=True)
-        if pos[2] - floor < _LIFT_TO - 0.01:
-            return make_action([0, 0, step], close=True)
         return make_action([0, 0, 0], close=True, terminate=True)
 
 
@@ -94,7 +90,7 @@ def _grasp_yaw(xmat: np.ndarray, half_extents: np.ndarray) -> float:
 
 
 class ExplorerPolicy:
-    """Random point in the bin, descend, close, lift, terminate, with action noise.
+    """Random point in the bin, descend, close, terminate, with action noise.
 
     `noise` is the std of Gaussian noise on each translation while reaching, in
     units of the per-step maximum; `random_action_prob` replaces a reaching
@@ -157,10 +153,8 @@ class ExplorerPolicy:
                 self.phase = "close"
         elif self.phase == "close":
             action = make_action([0, 0, 0], close=True)
-            self.phase = "lift"
-        elif height < task.lift_height + 0.03:  # just high enough to count: long episodes dilute the reward
-            action = make_action([0, 0, step], close=True)
-        else:
+            self.phase = "done"
+        else:  # the fingers have squeezed for a step; the environment lifts and judges the grasp
             return make_action([0, 0, 0], close=True, terminate=True)
         if exploring:
             action[:3] += self.rng.normal(0, self.noise * step, size=3).astype(np.float32)
