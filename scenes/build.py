@@ -154,7 +154,7 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
     _add_gripper(s, spec, floor_z)
 
     mount = world if spec.camera.mount == "world" else s.body("hand")
-    mount.add_camera(name="shoulder", pos=list(spec.camera.pos),
+    mount.add_camera(name="camera", pos=list(spec.camera.pos),
                      quat=camera_quat(spec.camera.pos, spec.camera.lookat).tolist(),
                      fovy=spec.camera.fovy)
     for light in spec.lights:
@@ -277,7 +277,7 @@ def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> Scen
     bin_geoms = tuple(g for g in range(model.ngeom)
                       if model.geom_bodyid[g] == id_of(obj.mjOBJ_BODY, "bin"))
     return SceneHandles(
-        objects=tuple(objects), gripper=gripper, camera=id_of(obj.mjOBJ_CAMERA, "shoulder"),
+        objects=tuple(objects), gripper=gripper, camera=id_of(obj.mjOBJ_CAMERA, "camera"),
         lights={light.name: id_of(obj.mjOBJ_LIGHT, light.name) for light in spec.lights},
         materials={n: id_of(obj.mjOBJ_MATERIAL, n) for n in names},
         textures={n: id_of(obj.mjOBJ_TEXTURE, n) for n in names},

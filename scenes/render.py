@@ -1,4 +1,4 @@
-"""Offscreen rendering from the scene's shoulder camera.
+"""Offscreen rendering from the scene's camera.
 
 One OpenGL context per renderer, kept for its life; the MuJoCo render
 context (meshes, textures) is rebuilt when the model changes. Creating a GL

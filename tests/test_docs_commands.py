@@ -127,7 +127,7 @@ NOT_RUN = {
     "workbench drive bundles/main --episodes 50 --camera-size 256": _BUNDLE,
     "workbench serve bundles/main": _SERVER,
     "workbench drive bundles/main --episodes 50 --server ws://127.0.0.1:8765/": _BUNDLE + " and a running server",
-    "workbench serve bundles/main --host 0.0.0.0 --crop 185,425,430,430 --channel-order BGR": _SERVER,
+    "workbench serve bundles/main --host 0.0.0.0 --crop 43,283,714,714 --channel-order BGR": _SERVER,
     # docs/studies.md
     "workbench study run studies/quick.toml --workers 2 --storage journal:runs/quick/journal.log": _STUDY,
     "workbench study run studies/quick.toml --storage journal:runs/quick/journal.log": _STUDY,

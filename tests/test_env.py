@@ -126,3 +126,34 @@ def test_explorer_only_uses_observations(env):
             obs, *_ = env.step(policy.act(obs))
     finally:
         env.privileged_view = original
+
+
+def test_the_grasp_is_judged_after_lifting_to_the_start_height(env):
+    # QT-Opt's robots lifted before judging a grasp: an episode that ends low ends lifted.
+    obs, _ = env.reset(seed=3)
+    start = float(obs["height"][0])
+    for _ in range(6):
+        obs, *_ = env.step(make_action([0, 0, -0.05]))
+    assert obs["height"][0] < 0.05
+    obs, _, done, _, info = env.step(make_action([0, 0, 0], terminate=True))
+    assert done and obs["height"][0] == pytest.approx(start, abs=0.01)
+    assert not info["success"]  # open fingers hold nothing
+
+
+def test_a_wrist_camera_rides_on_the_hand_and_a_world_camera_stays(env):
+    wrist = env  # bin_grasp mounts its camera on the hand
+    assert wrist.spec_scene.camera.mount == "hand"
+    fixed = GraspEnv("tabletop_single")
+    assert fixed.spec_scene.camera.mount == "world"
+    for environment, moves in ((wrist, True), (fixed, False)):
+        environment.reset(seed=0)
+        camera, hand = environment.scene.handles.camera, environment.scene.handles.gripper.hand
+        before = environment.data.cam_xpos[camera].copy(), environment.data.xpos[hand].copy()
+        environment.step(make_action([0.04, -0.03, 0.0]))
+        camera_moved = environment.data.cam_xpos[camera] - before[0]
+        hand_moved = environment.data.xpos[hand] - before[1]
+        assert np.linalg.norm(hand_moved) > 0.02
+        # The soft weld lets the hand tilt a little under acceleration: the camera, 15 cm off
+        # its origin, then moves a few millimetres differently.
+        np.testing.assert_allclose(camera_moved, hand_moved if moves else 0.0, atol=0.003 if moves else 0.0)
+    fixed.close()

@@ -60,8 +60,10 @@ def test_manifest_records_provenance_specs_and_limits(runs):
     camera = m["observation"]["camera"]
     fovy = math.radians(camera["fovy_deg"])
     assert camera["intrinsics"]["fy"] == pytest.approx(32 / math.tan(fovy / 2))
-    assert camera["extrinsics"]["pos_m"] == pytest.approx([0.0, -0.30, 0.50])
-    pose = np.array(camera["extrinsics"]["world_from_camera_opencv"])
+    # bin_grasp's wrist camera is posed in the hand frame it rides in.
+    assert camera["extrinsics"]["frame"] == "hand"
+    assert camera["extrinsics"]["pos_m"] == pytest.approx([-0.07, 0.0, 0.13])
+    pose = np.array(camera["extrinsics"]["frame_from_camera_opencv"])
     forward = pose[:3, 2]  # the OpenCV optical axis points at the lookat point
     to_lookat = np.subtract(camera["extrinsics"]["lookat_m"], pose[:3, 3])
     assert forward @ to_lookat / np.linalg.norm(to_lookat) == pytest.approx(1.0)

@@ -1,7 +1,7 @@
 """Environment throughput against the raw MuJoCo floor of the same scene.
 
 The floor for one control step is what no environment can avoid: `mj_step`
-for the same simulated time plus one render from the shoulder camera. The
+for the same simulated time plus one render from the scene's camera. The
 environment adds action handling, the mocap interpolation, the observation
 and `info`. Resets (new objects, settling) are timed apart: they are per
 episode, not per step.

@@ -1,12 +1,13 @@
 """The scene-derived sections of a bundle's manifest: observation, action, control, safety.
 
 Everything a robot integrator needs to reproduce the simulated setup is computed from the
-scene spec the run trained on: the shoulder camera's intrinsics and extrinsics (from the
+scene spec the run trained on: the camera's intrinsics and extrinsics (from the
 compiled MuJoCo model, so they are what was rendered), the workspace box the task clips
 the gripper to, the per-step limits and the control rate.
 
 Frames: the workspace frame is the scene's world frame: origin at the centre of the table
-top (the bin is centred on it), z up, the camera on the -y side looking towards +y.
+top (the bin is centred on it), z up. A camera is posed in the frame it is mounted in: the
+workspace for a fixed (`mount = "world"`) camera, the hand frame for a wrist camera.
 Lengths in metres, angles in radians unless a field says degrees.
 """
 
@@ -21,9 +22,11 @@ from scenes.build import build_scene
 from scenes.spec import SceneSpec
 from scenes.task import GraspTask
 
-CAMERA_NAME = "shoulder"
+CAMERA_NAME = "camera"
 WORKSPACE_FRAME = ("workspace: the scene's world frame; origin at the centre of the table top, under the "
-                   "bin's centre; +z up; the camera sits on the -y side looking towards +y; metres")
+                   "bin's centre; +z up; metres")
+HAND_FRAME = ("hand: the gripper's tool frame, moving and yawing with it; origin at the centre between the "
+              "fingertips; +x forward, +y the fingers' closing direction, +z up along the wrist; metres")
 PROBE_OBJECT = 0  # any library object: the geometry read here does not depend on the objects
 
 
@@ -37,18 +40,19 @@ def scene_geometry(spec: SceneSpec) -> dict:
     quat = model.cam_quat[camera].astype(float)
     rotation = np.zeros(9)
     mujoco.mju_quat2Mat(rotation, quat)
-    world_from_mujoco_camera = rotation.reshape(3, 3)
+    frame_from_mujoco_camera = rotation.reshape(3, 3)  # in the frame the camera is mounted in
     # OpenCV camera axes: x right, y down, z forward; MuJoCo's: x right, y up, looking along -z.
-    world_from_opencv = world_from_mujoco_camera @ np.diag([1.0, -1.0, -1.0])
+    frame_from_opencv = frame_from_mujoco_camera @ np.diag([1.0, -1.0, -1.0])
     fovy = float(model.cam_fovy[camera])
     width, height = spec.camera.width, spec.camera.height
     focal = (height / 2) / math.tan(math.radians(fovy) / 2)
     cx, cy = (width - 1) / 2, (height - 1) / 2
     transform = np.eye(4)
-    transform[:3, :3], transform[:3, 3] = world_from_opencv, pos
+    transform[:3, :3], transform[:3, 3] = frame_from_opencv, pos
     return {
         "camera": {
             "name": CAMERA_NAME,
+            "mount": spec.camera.mount,
             "model": "pinhole, no distortion; square pixels",
             "fovy_deg": fovy,
             "width": width,
@@ -60,14 +64,15 @@ def scene_geometry(spec: SceneSpec) -> dict:
                               "tan(fovy / 2); the optical axis passes through the image centre",
             },
             "extrinsics": {
-                "frame": "workspace",
+                "frame": "workspace" if spec.camera.mount == "world" else "hand",
+                "frame_definition": WORKSPACE_FRAME if spec.camera.mount == "world" else HAND_FRAME,
                 "pos_m": pos.tolist(),
                 "lookat_m": list(spec.camera.lookat),
                 "quat_wxyz": quat.tolist(),
                 "quat_convention": "MuJoCo camera: looks along its -z axis, +y up in the image, +x right",
-                "world_from_camera_opencv": transform.tolist(),
-                "world_from_camera_opencv_convention": "4x4 pose of the OpenCV camera (x right, y down, "
-                                                       "z forward) in the workspace frame",
+                "frame_from_camera_opencv": transform.tolist(),
+                "frame_from_camera_opencv_convention": "4x4 pose of the OpenCV camera (x right, y down, "
+                                                       "z forward) in the frame named by `frame`",
                 "horizontal_fov_deg": math.degrees(2 * math.atan(width / 2 / focal)),
             },
         },

@@ -1,6 +1,6 @@
 """The grasping environment: a `gymnasium.Env` with QT-Opt's spaces.
 
-Observation: `image` (H, W, 3) uint8 from the shoulder camera,
+Observation: `image` (H, W, 3) uint8 from the scene's camera (a wrist camera in `bin_grasp`),
 `gripper_closed` (1,), the measured finger closure (0 open .. 1 closed; an object
 in hand stops it short of 1), and `height` (1,), the fingertip height above the
 bin floor in metres. Action (8,): translation dx, dy, dz in metres per step, the

@@ -11,8 +11,9 @@ difference between two suites is the effect of their shift, not of the objects.
 - ``unseen-lighting``: a warm, low, grazing key light from the far side, a dim blue
   fill and a dim headlight (light positions and directions outside the ranges the
   training profiles draw from), with small per-episode jitter around them.
-- ``shifted-camera``: the shoulder camera moved 8 cm sideways, 5 cm back and 4 cm
-  down and re-aimed (`wide` moves it at most 3 cm per axis).
+- ``shifted-camera``: the camera moved 5 cm sideways, 4 cm back and 4 cm down in
+  the frame it is mounted in (the world, or the hand for a wrist camera) and
+  re-aimed (`wide` moves it at most 3 cm per axis).
 - ``proxy-real``: a target domain no training profile samples from: held-out
   photographs, a wider field of view, a moved camera and camera-sensor effects
   (blur, vignetting, white balance, exposure, noise, JPEG). It is a stand-in for
@@ -41,7 +42,7 @@ Vec3 = tuple[float, float, float]
 
 @dataclass(frozen=True)
 class CameraShift:
-    """Move the shoulder camera (and where it looks) by offsets in metres; optionally set its fovy."""
+    """Move the camera (and where it looks) by offsets in metres in its mount's frame; optionally set its fovy."""
 
     position_offset: Vec3 = (0.0, 0.0, 0.0)
     lookat_offset: Vec3 = (0.0, 0.0, 0.0)
@@ -92,8 +93,8 @@ SUITES: dict[str, Suite] = {suite.name: suite for suite in (
           profile="unseen_textures.toml"),
     Suite("unseen-lighting", "a warm, low key light from the far side, dim blue fill and headlight",
           profile="unseen_lighting.toml", lighting=_UNSEEN_LIGHTS),
-    Suite("shifted-camera", "the shoulder camera moved 8 cm sideways, 5 cm back and 4 cm down, re-aimed",
-          camera=CameraShift(position_offset=(0.08, -0.05, -0.04))),
+    Suite("shifted-camera", "the camera moved 5 cm sideways, 4 cm back and 4 cm down, re-aimed",
+          camera=CameraShift(position_offset=(0.05, -0.04, -0.04))),
     Suite(PROXY_REAL, "stand-in target domain: held-out photographs, 50 degree field of view, moved camera, "
           "sensor blur, vignetting, white balance, exposure, noise and JPEG",
           profile="proxy_real.toml",
