@@ -7,9 +7,9 @@ episodes above those of failed ones:
 - ROC AUC of Q at the taken actions against the label (0.5: no better than chance);
 - SoftOPC = mean Q over transitions of successful episodes - mean Q over all transitions;
 - a reliability curve: Q binned, against the success rate in each bin. QT-Opt's Q is a
-  discounted return (success k steps ahead is worth gamma^k), not a probability of success, so even a
-  perfect Q-function sits below the diagonal early in an episode; read the curve for
-  its shape (rising or flat), not for distance to the diagonal.
+  discounted return (success k steps ahead is worth gamma^k), not a probability of
+  success, so even a perfect Q-function sits below the diagonal early in an episode;
+  read the curve for its shape (rising or flat), not for distance to the diagonal.
 """
 
 from __future__ import annotations

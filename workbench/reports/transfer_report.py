@@ -23,8 +23,8 @@ READING_GUIDE = (
     "cannot tell the domains apart (this one is scale-free). "
     "ROC AUC (0.5 = chance) and SoftOPC (> 0: Q is higher on successful episodes) say whether the "
     "Q-function predicts outcomes on the target data (Irpan et al. 2019). Q is a discounted return "
-    "(success k steps ahead is worth gamma^k), not a probability, so the calibration curve is read for its slope, not its distance "
-    "from the diagonal."
+    "(success k steps ahead is worth gamma^k), not a probability, so the calibration curve is read for "
+    "its slope, not its distance from the diagonal."
 )
 
 
