@@ -86,8 +86,8 @@ class QNetwork(nn.Module, ABC):
         """Scale state and action to about unit range inside the network.
 
         Translations are metres (+-max_translation, 0.05 by default) beside sin/cos and 0/1
-        flags: unscaled, where the hand moves reached the network as inputs 20 times smaller
-        than whether it closes, and the trained policy ignored where it moved. Not
+        flags: unscaled, a fresh network was 20 times less sensitive to where the hand moves
+        than to whether it closes, and the trained policy ignored where it moved. Not
         persistent: the scale follows from the config, so checkpoints hold weights only, and
         an ONNX export carries it as a constant.
         """
@@ -220,9 +220,8 @@ class FastQNetwork(QNetwork):
         if map_height < 1:
             raise ValueError(f"image_size {image_size} is too small for the fast architecture")
         # LayerNorm before the ReLU: with a plain ReLU every embedding unit had died after 8k
-        # learner steps (none varied across images; Q unchanged when images were shuffled
-        # across states), and the policy grasped blind. With it, 121 of 128 still fired after
-        # a 60-minute run.
+        # learner steps (0 of 128 active on any image; Q unchanged when images were shuffled
+        # across states), and the policy grasped blind. Normalised, about half fire on any image.
         self.image_embedding = nn.Sequential(
             nn.Linear(64 * map_height**2, embedding), nn.LayerNorm(embedding), nn.ReLU(),
         )  # fmt: skip
