@@ -47,7 +47,7 @@ class Learner:
     @classmethod
     def from_config(cls, config: QTOptConfig, rng: np.random.Generator) -> Learner:
         """A fresh learner; ``rng`` seeds the network's initial weights."""
-        qnet = build_qnet(config.arch, config.image_size, rng, config.max_translation)
+        qnet = build_qnet(config.arch, config.image_size, rng)
         return cls(qnet, config.learning_rate, config.polyak_tau, config.lagged_period)
 
     def bellman_updater(self, config: QTOptConfig) -> BellmanUpdater:

@@ -211,8 +211,7 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                                     "actions": {"dtype": "float32", "shape": ["batch", "samples", ACTION_DIM]}},
                          "outputs": {"logits": {"dtype": "float32", "shape": ["batch", "samples"]}}},
                 "weights": {"file": WEIGHTS_NAME, "format": "safetensors",
-                            "loads_into": f"policies.qnet.build_qnet({qnet.arch!r}, {qnet.image_size}, "
-                                            f"max_translation={qnet.max_translation})"},
+                            "loads_into": f"policies.qnet.build_qnet({qnet.arch!r}, {qnet.image_size})"},
             },
             "observation": observation_section(scene_spec, geometry),
             "action": action_section(scene_spec),

@@ -189,7 +189,7 @@ class Collector:
             return
         if self.policy is None:
             qcfg = QTOptConfig.model_validate(self.online["qtopt"])
-            qnet = build_qnet(qcfg.arch, qcfg.image_size, max_translation=qcfg.max_translation)
+            qnet = build_qnet(qcfg.arch, qcfg.image_size)
             self.policy = QTOptPolicy(qnet, qcfg.cem, qcfg.action_spec(), self.online["explore_epsilon"],
                                       self.online["explore_noise"])
         _load_state(self.policy.qnet, arrays)
