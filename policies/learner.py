@@ -56,7 +56,8 @@ class Learner:
 
         The online network's greedy policy swings from one checkpoint to the next: after a
         10-minute ``bench learn`` it scored 8/100 held out while the Polyak average of the same
-        run scored 25/100 and the lagged copy 27/100. Averaging weights is the cheap cure.
+        run scored 25/100 (and the lagged copy 27/100); after 60 minutes, 100/200 against the
+        average's 114/200. Averaging weights is the cheap cure.
         """
         return self.targets.polyak
 
