@@ -54,7 +54,7 @@ class TrainingPlan:
 
 # The training budget and config of the main job: change them here.
 # offline_share 0.4 as `bench learn`: the policy improved during finetuning, not offline.
-TRAINING = TrainingPlan(minutes=10.0, offline_share=0.4, overrides={})
+TRAINING = TrainingPlan(minutes=16.0, offline_share=0.4, overrides={})
 
 SCENE, PROFILE = "bin_grasp", "default"  # the embedded defaults
 EVAL_SEED = 1000  # held-out episodes reset with EVAL_SEED + run seed + i, as `workbench eval --seed 1000`
