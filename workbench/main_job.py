@@ -62,7 +62,7 @@ EVAL_SEED = 1000  # held-out episodes reset with EVAL_SEED + run seed + i, as `w
 
 @dataclass(frozen=True)
 class Plan:
-    """What each stage does at ``--budget 1`` (about 23 minutes planned on two idle cores)."""
+    """What each stage does at ``--budget 1`` (about 28 minutes planned on two idle cores)."""
 
     collect_minutes: float = 3.0
     training: TrainingPlan = TRAINING
