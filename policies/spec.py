@@ -26,6 +26,7 @@ import numpy as np
 STATE_DIM = 2
 ACTION_DIM = 8
 
+TRANSLATION_DIMS = (0, 1, 2)
 CONTINUOUS_DIMS = (0, 1, 2, 3, 4)
 BINARY_DIMS = (5, 6, 7)
 

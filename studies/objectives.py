@@ -150,7 +150,7 @@ class PipelineObjective:
                     learner, info = learner_from_checkpoint(copy)
                 except CheckpointError:
                     continue  # a checkpoint the trainer is still replacing: the next one will do
-                measured = measure(reporter.wanted, learner.qnet, cem, qcfg.action_spec(), target,
+                measured = measure(reporter.wanted, learner.policy_net, cem, qcfg.action_spec(), target,
                                    config.eval.rung_episodes, sim_frames)
                 reporter.report(info.learner_step, measured)
         finally:
@@ -159,7 +159,7 @@ class PipelineObjective:
             learner, info = learner_from_checkpoint(run_dir / CHECKPOINT)
         except CheckpointError as error:
             raise TrialFailure(f"the trained checkpoint cannot be read: {error}") from None
-        measured = measure(set(spec.needed_metrics()), learner.qnet, cem, qcfg.action_spec(), target,
+        measured = measure(set(spec.needed_metrics()), learner.policy_net, cem, qcfg.action_spec(), target,
                            config.eval.episodes, sim_frames)
         return Measured(measured.values, measured.optimistic,
                         {**measured.details, "learner_step": info.learner_step, "cem": dataclasses.asdict(cem), **data})
@@ -186,7 +186,7 @@ class CEMObjective:
             learner, info = learner_from_checkpoint(path)
         except CheckpointError as error:
             raise UserError(f"{spec.source}: base.run: {error}") from None
-        self.qnet, self.info = learner.qnet.eval(), info
+        self.qnet, self.info = learner.policy_net.eval(), info
         self.base_cem: CEMConfig = info.config.cem
         self.action_spec = info.config.action_spec()
         self.image_size = int(info.image_size)

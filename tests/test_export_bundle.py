@@ -85,13 +85,36 @@ def test_weights_load_into_a_fresh_network(runs):
     np.testing.assert_allclose(logits, golden["logits"], atol=1e-6)
 
 
+def test_bundle_and_eval_act_with_the_polyak_average_not_the_online_network(tmp_path):
+    from policies.bench import random_transitions
+    from policies.checkpoint import learner_from_checkpoint, save_checkpoint
+    from workbench.qtopt_policy import load_run_policy
+
+    run = make_run(tmp_path / "run", seed=4)
+    learner, info = learner_from_checkpoint(run / "checkpoint.safetensors")
+    rng = np.random.default_rng(0)
+    updater = learner.bellman_updater(info.config)
+    for _ in range(3):  # a few steps: the online network moves ahead of its Polyak average
+        learner.train_step(updater.label(random_transitions(8, 64, rng), rng))
+    save_checkpoint(run / "checkpoint.safetensors", learner, info.config)
+    bundle = export(run, tmp_path / "bundle")
+
+    online, polyak = learner.qnet.state_dict(), learner.targets.polyak.state_dict()
+    assert any(not torch.equal(online[k], polyak[k]) for k in online)
+    exported = safetensors.numpy.load_file(str(bundle / "weights.safetensors"))
+    evaluated = load_run_policy(run).qnet.state_dict()
+    for name, value in polyak.items():
+        np.testing.assert_array_equal(exported[name], value.numpy())
+        assert torch.equal(evaluated[name], value)
+
+
 @pytest.mark.parametrize("arch", ["fast", "paper"])
 def test_onnx_q_values_match_torch_on_1000_random_observations(runs, arch):
     from policies.checkpoint import learner_from_checkpoint
 
     run, bundle = runs[arch]
     torch.set_num_threads(1)
-    qnet = learner_from_checkpoint(run / "checkpoint.safetensors")[0].qnet.eval()
+    qnet = learner_from_checkpoint(run / "checkpoint.safetensors")[0].policy_net.eval()
     policy = load_policy(bundle)
     rng = np.random.default_rng(11)
     worst = 0.0
@@ -111,7 +134,7 @@ def test_runtime_cem_picks_the_training_codes_action(runs, arch):
     from policies.checkpoint import learner_from_checkpoint
 
     run, bundle = runs[arch]
-    qnet = learner_from_checkpoint(run / "checkpoint.safetensors")[0].qnet.eval()
+    qnet = learner_from_checkpoint(run / "checkpoint.safetensors")[0].policy_net.eval()
     policy = load_policy(bundle)
     cem = policy.cem
     observations = np.random.default_rng(5)

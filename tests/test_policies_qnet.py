@@ -96,3 +96,58 @@ def test_both_architectures_overfit_a_tiny_labelled_set(arch):
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.05
+
+
+def _fit_steps(qnet, images, states, actions, labels, max_steps=400, target_loss=0.1):
+    """Adam steps until the log loss on a fixed batch falls below ``target_loss`` (max_steps if never)."""
+    optimizer = torch.optim.Adam(qnet.parameters(), lr=1e-3)
+    for step in range(max_steps):
+        loss = F.binary_cross_entropy_with_logits(qnet(images, states, actions), labels)
+        if loss.item() < target_loss:
+            return step
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return max_steps
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_where_the_hand_moves_is_learnt_as_fast_as_whether_it_closes(arch):
+    """Translations are metres (+-0.05) beside 0/1 gripper flags. A label that depends only on
+    the sign of dx must be learnt about as fast as one that depends only on the close flag;
+    unscaled, the policy this network drives ignored where it moved. One image and state for
+    every sample: the action is all the network can tell them apart by."""
+    images, states, _ = random_inputs(1, 32, seed=3)
+    images, states = images.expand(64, -1, -1, -1).contiguous(), states.expand(64, -1).contiguous()
+    rng = np.random.default_rng(4)
+    translation = 0.05
+    actions = np.zeros((64, 8), np.float32)
+    actions[:, :3] = rng.uniform(-translation, translation, (64, 3))
+    actions[:, 3], actions[:, 4] = 0.0, 1.0
+    actions[:, 5] = rng.integers(0, 2, 64)
+    actions = torch.from_numpy(actions)
+    by_direction = (actions[:, 0] > 0).float()
+    by_close = actions[:, 5].clone()
+    steps_direction = _fit_steps(build_qnet(arch, 32, np.random.default_rng(0), translation),
+                                 images, states, actions, by_direction)
+    steps_close = _fit_steps(build_qnet(arch, 32, np.random.default_rng(0), translation),
+                             images, states, actions, by_close)
+    assert steps_direction < 400, "never learnt which way the hand moved"
+    assert steps_direction <= 3 * max(steps_close, 10), (steps_direction, steps_close)
+
+
+def test_input_units_follow_max_translation():
+    # A config with smaller moves gets a larger scale: the same fraction of the maximum move
+    # reaches the network as the same input.
+    images, states, actions = random_inputs(4, 32, seed=5)
+    small = build_qnet("fast", 32, np.random.default_rng(0), max_translation=0.02)
+    large = build_qnet("fast", 32, np.random.default_rng(0), max_translation=0.05)
+    moves = actions.clone()
+    moves[:, :3] *= 0.02
+    scaled_moves = actions.clone()
+    scaled_moves[:, :3] *= 0.05
+    with torch.no_grad():
+        torch.testing.assert_close(small(images, states, moves), large(images, states, scaled_moves))
+    assert "action_scale" not in small.state_dict()  # checkpoints hold weights only
+    with pytest.raises(ValueError, match="max_translation"):
+        build_qnet("fast", 32, max_translation=0.0)

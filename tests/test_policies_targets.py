@@ -129,7 +129,8 @@ def test_polyak_target_moves_by_tau_toward_the_online_weights():
         online = learner.qnet.state_dict()
         for name, target in learner.targets.polyak.state_dict().items():
             expected = before[name] + 0.1 * (online[name] - before[name])
-            torch.testing.assert_close(target, expected, rtol=0, atol=1e-7)
+            # float32 rounding: one unit in the last place of weights near 1 (LayerNorm) is 1.2e-7.
+            torch.testing.assert_close(target, expected, rtol=2.5e-7, atol=1e-7)
 
 
 def test_lagged_target_equals_online_exactly_after_n_steps_and_not_before():

@@ -211,7 +211,8 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                                     "actions": {"dtype": "float32", "shape": ["batch", "samples", ACTION_DIM]}},
                          "outputs": {"logits": {"dtype": "float32", "shape": ["batch", "samples"]}}},
                 "weights": {"file": WEIGHTS_NAME, "format": "safetensors",
-                            "loads_into": f"policies.qnet.build_qnet({qnet.arch!r}, {qnet.image_size})"},
+                            "loads_into": f"policies.qnet.build_qnet({qnet.arch!r}, {qnet.image_size}, "
+                                            f"max_translation={qnet.max_translation})"},
             },
             "observation": observation_section(scene_spec, geometry),
             "action": action_section(scene_spec),
@@ -316,7 +317,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False, see
     provenance = {"run": str(paths.root.resolve()), "checkpoint": CHECKPOINT_NAME,
                   "checkpoint_sha256": sha256_file(paths.checkpoint), "learner_step": info.learner_step,
                   "seed": config.seed, "config": json.loads(config.model_dump_json())}
-    manifest = write_bundle(learner.qnet, out, cem=qcfg.cem, scene_spec=scene_spec, scene_source=config.scene,
+    manifest = write_bundle(learner.policy_net, out, cem=qcfg.cem, scene_spec=scene_spec, scene_source=config.scene,
                             profile=config.profile, provenance=provenance, evaluation=run_evaluations(paths.root),
                             seed=seed, max_observation_age=max_observation_age, force=force)
     return {"bundle": str(out), "run": str(paths.root), "arch": qcfg.arch, "image_size": qcfg.image_size,

@@ -2,7 +2,7 @@
 
     Collector  --episodes-->  ReplayStore  --batches-->  Updater  --labelled batches-->  Learner
         ^                                                   ^                               |
-        +----------------- online weights ------------------+------ target weights ---------+
+        +------------- acting (Polyak) weights -------------+------ target weights ---------+
 
 Each class is a thin wrapper around the local pipeline's own functions (``run_episode``,
 ``collection_episode``, ``EpisodeReplay``, ``augment``, ``BellmanUpdater.label``,
@@ -179,7 +179,7 @@ class Collector:
         return {**result, "learner_step": self.version}
 
     def _sync(self) -> None:
-        """Take the learner's published online weights when they are newer than ours."""
+        """Take the learner's published acting weights when they are newer than ours."""
         from policies.config import QTOptConfig
         from policies.qnet import build_qnet
         from workbench.qtopt_policy import QTOptPolicy
@@ -189,7 +189,7 @@ class Collector:
             return
         if self.policy is None:
             qcfg = QTOptConfig.model_validate(self.online["qtopt"])
-            qnet = build_qnet(qcfg.arch, qcfg.image_size)
+            qnet = build_qnet(qcfg.arch, qcfg.image_size, max_translation=qcfg.max_translation)
             self.policy = QTOptPolicy(qnet, qcfg.cem, qcfg.action_spec(), self.online["explore_epsilon"],
                                       self.online["explore_noise"])
         _load_state(self.policy.qnet, arrays)
@@ -277,8 +277,8 @@ class LearnerActor:
         return self.learner.targets.state_arrays()
 
     def publish(self) -> int:
-        """Snapshot the online network for the collectors (``weights_since``)."""
-        state = self.learner.qnet.state_dict()
+        """Snapshot the acting network (the Polyak average) for the collectors (``weights_since``)."""
+        state = self.learner.policy_net.state_dict()
         self.published = (self.learner.step_count, {k: v.detach().cpu().numpy().copy() for k, v in state.items()})
         return self.learner.step_count
 
@@ -301,7 +301,7 @@ class LearnerActor:
         config, qcfg = self.config, self.config.qtopt
         if self.eval_env is None:
             self.eval_env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
-        greedy = QTOptPolicy(self.learner.qnet, qcfg.cem, qcfg.action_spec())
+        greedy = QTOptPolicy(self.learner.policy_net, qcfg.cem, qcfg.action_spec())
         return evaluate_greedy(self.eval_env, greedy, episodes, config.seed)  # train_step sets train() again
 
 
