@@ -7,7 +7,7 @@
   ``workbench collect --profile profile.toml`` and ``train`` take it;
 - ``profile.train.toml``: a ``workbench train --config`` file with ``profile`` pointing at
   it, the tuned ``train.*`` values, and the CEM settings the trial evaluated with as
-  ``[qtopt.cem]``. For a CEM study (no profile), ``--out`` itself is this file.
+  ``[qtopt.act_cem]`` (the acting CEM). For a CEM study (no profile), ``--out`` itself is this file.
 
 Which trial: ``--trial N``; else the best complete trial (one objective) or, for
 several objectives, the Pareto-optimal trial best in ``--objective`` (default: the
@@ -99,7 +99,7 @@ def train_config(spec: Study, trial, profile_path: Path | None) -> dict:
             node[leaf] = value
     cem = trial.user_attrs.get("cem")
     if cem:
-        data.setdefault("qtopt", {})["cem"] = cem
+        data.setdefault("qtopt", {})["act_cem"] = cem
     return data
 
 

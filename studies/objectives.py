@@ -120,7 +120,7 @@ class PipelineObjective:
         train_path = folder / "train.toml"
         write_bytes_atomic(train_path, tomli_w.dumps(pipeline.model_dump(mode="json")).encode())
         qcfg = pipeline.qtopt
-        cem = resolved.cem(qcfg.cem)
+        cem = resolved.cem(qcfg.act_cem)
         run_dir = folder / "run"
         data = prepare_offline(run_dir / "offline", study_dir=spec.directory, scene=config.scene,
                                base_profile=spec.profile, profile=resolved.profile, profile_path=profile_path,
@@ -187,7 +187,7 @@ class CEMObjective:
         except CheckpointError as error:
             raise UserError(f"{spec.source}: base.run: {error}") from None
         self.qnet, self.info = learner.policy_net.eval(), info
-        self.base_cem: CEMConfig = info.config.cem
+        self.base_cem: CEMConfig = info.config.act_cem
         self.action_spec = info.config.action_spec()
         self.image_size = int(info.image_size)
         self.targets: dict[str, TargetDomain] = {}

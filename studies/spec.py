@@ -215,7 +215,7 @@ def parse_study(text: str, source: str, storage: str | None = None) -> Study:
     if kind == "pipeline":
         from studies.trial_config import pipeline_config
 
-        base_cem = pipeline_config(base, "check").qtopt.cem
+        base_cem = pipeline_config(base, "check").qtopt.act_cem
     check_params(base, profile, params, kind, source, base_cem)
     _check_enqueued(file, params, source)
     directory = Path(file.study.directory or Path("runs") / file.study.name)

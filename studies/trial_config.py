@@ -7,7 +7,7 @@
     profile = "default"        # the randomization profile that `randomizers.*` parameters edit
     run = "runs/main"          # kind "cem": the trained run whose Q-network is evaluated
     [base.train]               # kind "pipeline": PipelineConfig values (workbench.train), not seed/scene/profile
-    [base.cem]                 # CEM of the evaluated policy; unset fields: the run's (or the training) CEM
+    [base.cem]                 # CEM of the evaluated policy; unset fields: the run's (or the training) act_cem
     [base.collect]             # kind "pipeline": offline episodes per trial
     [base.eval]                # the evaluation: suite, episodes, seeds, target data
 
@@ -300,7 +300,7 @@ def check_params(base: BaseConfig, base_profile: Profile, params, kind: str, sou
             assignment = {**condition_values(param, params), param.path: value}
             try:
                 trial = resolve(base, base_profile, assignment, kind, "check")
-                cem = trial.pipeline.qtopt.cem if trial.pipeline is not None else base_cem
+                cem = trial.pipeline.qtopt.act_cem if trial.pipeline is not None else base_cem
                 if cem is not None:
                     trial.cem(cem)
             except ConfigError as error:

@@ -11,14 +11,19 @@ import torch
 
 def make_run(directory: Path, arch: str = "fast", image_size: int = 64, seed: int = 0) -> Path:
     """A run directory as workbench.train writes it: config.json + checkpoint.safetensors (untrained)."""
+    from policies.cem import CEMConfig
     from policies.checkpoint import save_checkpoint
     from policies.config import QTOptConfig
     from policies.learner import Learner
     from workbench.train import PipelineConfig
 
     torch.set_num_threads(1)
-    config = PipelineConfig(seed=seed, scene="bin_grasp", profile="none",
-                            qtopt=QTOptConfig(arch=arch, image_size=image_size), offline_steps=0, finetune_steps=0)
+    # Acting with the paper's 2 x 64: an untrained network scores many actions within float error
+    # of each other, and with wider searches onnxruntime and torch then break such ties apart.
+    qtopt = QTOptConfig(arch=arch, image_size=image_size, cem=CEMConfig(iterations=1, samples=32, elites=4),
+                        act_cem=CEMConfig())
+    config = PipelineConfig(seed=seed, scene="bin_grasp", profile="none", qtopt=qtopt, offline_steps=0,
+                            finetune_steps=0)
     learner = Learner.from_config(config.qtopt, np.random.default_rng([seed, 100]))
     directory.mkdir(parents=True, exist_ok=True)
     save_checkpoint(directory / "checkpoint.safetensors", learner, config.qtopt)

@@ -16,7 +16,8 @@ def tiny_run(run: Path) -> Path:
     collect(run / "offline", episodes=3, seed=0, image_size=IMAGE, progress=False)
     train(run, progress=False, overrides={
         "offline_steps": 4, "finetune_steps": 0, "checkpoint_every": 4, "log_every": 2,
-        "qtopt": {"image_size": IMAGE, "batch_size": 8, "cem": {"iterations": 1, "samples": 16, "elites": 2}}})
+        "qtopt": {"image_size": IMAGE, "batch_size": 8, "cem": {"iterations": 1, "samples": 16, "elites": 2},
+                  "act_cem": {"iterations": 1, "samples": 16, "elites": 2}}})
     return run
 
 
@@ -104,6 +105,11 @@ image_size = {IMAGE}
 batch_size = 8
 
 [base.train.qtopt.cem]
+iterations = 1
+samples = 8
+elites = 2
+
+[base.train.qtopt.act_cem]
 iterations = 1
 samples = 8
 elites = 2

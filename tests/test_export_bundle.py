@@ -68,7 +68,8 @@ def test_manifest_records_provenance_specs_and_limits(runs):
     to_lookat = np.subtract(camera["extrinsics"]["lookat_m"], pose[:3, 3])
     assert forward @ to_lookat / np.linalg.norm(to_lookat) == pytest.approx(1.0)
     assert m["action"]["max_translation_m"] == 0.05 and len(m["action"]["dims"]) == 8
-    assert m["cem"]["iterations"] == 2 and m["cem"]["samples"] == 64 and m["cem"]["elites"] == 6
+    # The bundle acts as the run acts: with its acting CEM (make_run: 2 x 64, 6), not its Bellman one (1 x 32).
+    assert (m["cem"]["iterations"], m["cem"]["samples"], m["cem"]["elites"]) == (2, 64, 6)
     assert m["control"]["rate_hz"] == pytest.approx(10.0)
     safety = m["safety"]
     assert np.all(np.less(safety["workspace_low_m"], safety["workspace_high_m"]))

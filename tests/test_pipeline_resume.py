@@ -25,6 +25,10 @@ batch_size = 8
 iterations = 1
 samples = 16
 elites = 2
+[qtopt.act_cem]
+iterations = 1
+samples = 16
+elites = 2
 """
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
+from policies.cem import CEMConfig
 from policies.checkpoint import learner_from_checkpoint
 from policies.replay import OfflineStore, read_episode
 from workbench import cli
@@ -27,6 +28,10 @@ batch_size = 8
 iterations = 1
 samples = 16
 elites = 2
+[qtopt.act_cem]
+iterations = 1
+samples = 24
+elites = 3
 """
 
 
@@ -88,6 +93,7 @@ def test_run_policy_acts_within_bounds(trained):
 
     env = make_env("bin_grasp", split="test")
     policy = make_policy(str(trained), env)
+    assert policy.cem == CEMConfig(iterations=1, samples=24, elites=3)  # the run's acting CEM, not its Bellman one
     observation, _ = env.reset(seed=0)
     policy.reset(np.random.default_rng(0))
     action = policy.act(observation)

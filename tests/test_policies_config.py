@@ -20,6 +20,14 @@ def test_defaults_follow_the_paper_where_it_applies():
     assert config.action_spec().max_translation == 0.05
 
 
+def test_acting_and_bellman_cem_are_separate_settings():
+    config = QTOptConfig()
+    assert config.act_cem == CEMConfig(iterations=3, samples=256, elites=10)  # acting: one search per action
+    assert config.cem == CEMConfig()  # Bellman targets keep the paper's 2 x 64, 6 elites
+    changed = QTOptConfig.model_validate({"act_cem": {"samples": 32, "elites": 4}})
+    assert changed.act_cem == CEMConfig(iterations=2, samples=32, elites=4) and changed.cem == CEMConfig()
+
+
 def test_nested_cem_settings_load_from_plain_data():
     config = QTOptConfig.model_validate({"arch": "paper", "cem": {"iterations": 3, "samples": 32, "elites": 4}})
     assert config.cem == CEMConfig(iterations=3, samples=32, elites=4)
@@ -37,6 +45,7 @@ def test_nested_cem_settings_load_from_plain_data():
         ({"cem": {"samples": "many"}}, "cem.samples"),
         ({"cem": {"samples": 4, "elites": 6}}, "cem"),
         ({"cem": {"bogus": 1}}, "cem.bogus"),
+        ({"act_cem": {"samples": 4, "elites": 6}}, "act_cem"),
         ({"lerning_rate": 1e-3}, "lerning_rate"),
     ],
 )

@@ -18,7 +18,8 @@ from workbench.ray_backend import collect_ray
 from workbench.ray_train import train_ray
 
 IMAGE = 16
-TINY = {"qtopt": {"image_size": IMAGE, "batch_size": 8, "cem": {"iterations": 1, "samples": 16, "elites": 2}}}
+TINY = {"qtopt": {"image_size": IMAGE, "batch_size": 8, "cem": {"iterations": 1, "samples": 16, "elites": 2},
+                  "act_cem": {"iterations": 1, "samples": 16, "elites": 2}}}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -53,7 +53,7 @@ def test_best_writes_a_profile_and_a_train_config_that_load(completed, tmp_path)
     assert profile.image.enabled == best.params["randomizers.image.enabled"]
     config_path = out.with_name("profile.train.toml")
     data = tomllib.loads(config_path.read_text())
-    assert data["profile"] == str(out) and data["qtopt"]["cem"]["samples"] == 8
+    assert data["profile"] == str(out) and data["qtopt"]["act_cem"]["samples"] == 8
     assert validate_config(read_toml(config_path), str(config_path)).profile == str(out)
 
     assert cli.main(["study", "report", str(directory), "--out", str(tmp_path / "report")]) == 0

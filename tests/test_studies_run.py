@@ -61,12 +61,12 @@ def test_failed_trial_recorded_with_reason_study_goes_on_report_and_best(run, tm
     out = tmp_path / "best" / "cem.toml"
     assert cli.main(["study", "best", "c", "--runs", str(tmp_path), "--storage", f"sqlite:///{directory}/study.db",
                      "--objective", "latency_ms", "--out", str(out)]) == 0
-    chosen = tomllib.loads(out.read_text())["qtopt"]["cem"]
+    chosen = tomllib.loads(out.read_text())["qtopt"]["act_cem"]
     best = min((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: t.values[1])
     assert chosen["samples"] == best.params["cem.samples"] and chosen["elites"] == best.params["cem.elites"]
     from workbench.train import read_toml, validate_config
 
-    assert validate_config(read_toml(out), str(out)).qtopt.cem.samples == chosen["samples"]  # `train` takes it
+    assert validate_config(read_toml(out), str(out)).qtopt.act_cem.samples == chosen["samples"]  # `train` takes it
     assert cli.main(["study", "best", str(directory), "--out", str(out)]) == 2  # exists: needs --force
     assert cli.main(["study", "best", str(directory), "--trial", "0", "--out", str(out), "--force"]) == 2
     assert "trial 0 is fail" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def make_bundle(arch: str, image_size: int, directory: Path) -> Path:
     spec = spec.model_copy(update={"camera": spec.camera.model_copy(update={"width": image_size,
                                                                             "height": image_size})})
     out = directory / "bundle"
-    write_bundle(build_qnet(arch, image_size, np.random.default_rng(0)), out, cem=QTOptConfig().cem,
+    write_bundle(build_qnet(arch, image_size, np.random.default_rng(0)), out, cem=QTOptConfig().act_cem,
                  scene_spec=spec, scene_source="bin_grasp", profile="none",
                  provenance={"note": "untrained network for benchmarking"})
     return out

@@ -258,7 +258,7 @@ def collect_beside_trainer(run_dir: str, *, scene: str, profile: str, image_size
                 learner = None  # keep acting with the weights we have
             if learner is not None and meta.learner_step >= offline_steps:
                 qcfg = meta.config
-                policy = QTOptPolicy(learner.policy_net, qcfg.cem, qcfg.action_spec(), explore_epsilon, explore_noise)
+                policy = QTOptPolicy(learner.policy_net, qcfg.act_cem, qcfg.action_spec(), explore_epsilon, explore_noise)
                 policy_step = meta.learner_step
         if policy is None:
             index, offline_index = offline_index, offline_index + 1

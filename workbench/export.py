@@ -317,7 +317,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False, see
     provenance = {"run": str(paths.root.resolve()), "checkpoint": CHECKPOINT_NAME,
                   "checkpoint_sha256": sha256_file(paths.checkpoint), "learner_step": info.learner_step,
                   "seed": config.seed, "config": json.loads(config.model_dump_json())}
-    manifest = write_bundle(learner.policy_net, out, cem=qcfg.cem, scene_spec=scene_spec, scene_source=config.scene,
+    manifest = write_bundle(learner.policy_net, out, cem=qcfg.act_cem, scene_spec=scene_spec, scene_source=config.scene,
                             profile=config.profile, provenance=provenance, evaluation=run_evaluations(paths.root),
                             seed=seed, max_observation_age=max_observation_age, force=force)
     return {"bundle": str(out), "run": str(paths.root), "arch": qcfg.arch, "image_size": qcfg.image_size,

@@ -76,4 +76,4 @@ def load_run_policy(run_dir: str | Path, env=None, epsilon: float = 0.0, noise: 
         if not np.isclose(env_translation, config.max_translation):
             raise UserError(f"{run_dir} was trained with max_translation {config.max_translation}, "
                             f"the environment's is {env_translation}")
-    return QTOptPolicy(learner.policy_net, config.cem, config.action_spec(), epsilon=epsilon, noise=noise)
+    return QTOptPolicy(learner.policy_net, config.act_cem, config.action_spec(), epsilon=epsilon, noise=noise)

@@ -190,7 +190,7 @@ class Collector:
         if self.policy is None:
             qcfg = QTOptConfig.model_validate(self.online["qtopt"])
             qnet = build_qnet(qcfg.arch, qcfg.image_size, max_translation=qcfg.max_translation)
-            self.policy = QTOptPolicy(qnet, qcfg.cem, qcfg.action_spec(), self.online["explore_epsilon"],
+            self.policy = QTOptPolicy(qnet, qcfg.act_cem, qcfg.action_spec(), self.online["explore_epsilon"],
                                       self.online["explore_noise"])
         _load_state(self.policy.qnet, arrays)
         self.version = version
@@ -301,7 +301,7 @@ class LearnerActor:
         config, qcfg = self.config, self.config.qtopt
         if self.eval_env is None:
             self.eval_env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
-        greedy = QTOptPolicy(self.learner.policy_net, qcfg.cem, qcfg.action_spec())
+        greedy = QTOptPolicy(self.learner.policy_net, qcfg.act_cem, qcfg.action_spec())
         return evaluate_greedy(self.eval_env, greedy, episodes, config.seed)  # train_step sets train() again
 
 

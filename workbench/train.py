@@ -355,7 +355,7 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             if env is None:
                 env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
                 check_action_scale(env, qcfg)
-                policy = QTOptPolicy(learner.policy_net, qcfg.cem, qcfg.action_spec(),
+                policy = QTOptPolicy(learner.policy_net, qcfg.act_cem, qcfg.action_spec(),
                                      config.explore_epsilon, config.explore_noise)
             index = next_online_index
             next_online_index += 1
@@ -396,7 +396,7 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
         if config.eval_every and step % config.eval_every == 0:
             if eval_env is None:
                 eval_env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
-            greedy = QTOptPolicy(learner.policy_net, qcfg.cem, qcfg.action_spec())
+            greedy = QTOptPolicy(learner.policy_net, qcfg.act_cem, qcfg.action_spec())
             point = {"step": step, "eval_success": evaluate_greedy(eval_env, greedy, config.eval_episodes,
                                                                    config.seed)}
             history.append(point)
