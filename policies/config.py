@@ -35,8 +35,9 @@ class QTOptConfig(BaseModel):
     lagged_period: int = Field(DEFAULT_LAGGED_PERIOD, gt=0, description="learner steps between lagged-target copies")
     cem: CEMConfig = CEMConfig()  # the Bellman updater's: one search per next state in every batch
     # Acting scores one state at a time, so a wider search is cheap: 3x256 took 1.4 ms per action
-    # on `fast` against 1.1 ms for 2x64, and lifted one 60-minute checkpoint from 105/200 to
-    # 119/200 held-out. Collection, evaluation, studies and exported bundles act with this one.
+    # on `fast` against 1.1 ms for 2x64. On the same 200 held-out scenes it lifted two 60-minute
+    # checkpoints from 105 to 119 and from 82 to 109 successes (3x512 gave 106: no further gain).
+    # Collection, evaluation, studies and exported bundles act with this one.
     act_cem: CEMConfig = Field(CEMConfig(iterations=3, samples=256, elites=10),
                                description="CEM of the acting policy (the Bellman targets use `cem`)")
     offline_fraction: float = Field(0.5, ge=0, le=1, description="share of each batch drawn from offline episodes")
