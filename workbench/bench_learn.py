@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from workbench.pipeline import collect_explorer, collector_main, spawn_pool, train_with_collector
+from workbench.pipeline import collect_explorer, spawn_pool, train_with_collector
 
 EVAL_SEED = 1000  # `workbench eval`'s default seed: the same held-out scenes
 
@@ -111,10 +111,6 @@ def run(args) -> dict:
     figures["qtopt_over_explorer"] = qtopt["rate"] / explorer["rate"] if explorer["rate"] else float("inf")
     figures["total_s"] = time.time() - started
     return figures
-
-
-# Kept under its old name: a `bench learn` started before the refactor pickles this reference.
-_collector_main = collector_main
 
 
 def _evaluate(policy_name: str, scene: str, profile: str, image_size: int, episodes: int) -> dict:
