@@ -4,7 +4,9 @@ Per state, a Gaussian (mean, std per dim) over the continuous dims 0..4 and a Be
 (probability per dim) over the binary dims 5..7. Each iteration samples ``samples``
 actions per state, scores them, keeps the ``elites`` best and refits the distribution
 to them. The answer is the best-scoring sample seen in any iteration, not the final
-mean, so the returned action always has a score that was actually computed.
+mean, so the returned action always has a score that was actually computed. Samples are
+scored and returned as ``ActionSpec.close_in_place`` sends them (a closing action does
+not translate), so acting and the Bellman targets search the same set of actions.
 
 This module needs only numpy: the scorer is any callable, and all sampling noise comes
 from the caller's numpy Generator in a fixed order, so a torch-free runtime (numpy +
@@ -86,7 +88,10 @@ def cem_maximize(
         actions[:, :, cont] = np.clip(mean[:, None, :] + std[:, None, :] * noise, low, high)
         actions[:, :, binary] = coins < prob[:, None, :]
 
-        scores = np.asarray(score_fn(actions), dtype=np.float32)
+        # Scored and answered as sent (closing actions hold still); the distribution is refit
+        # to the samples as drawn, so the search over translations goes on unchanged.
+        sent = spec.close_in_place(actions)
+        scores = np.asarray(score_fn(sent), dtype=np.float32)
         if scores.shape != (batch, samples):
             raise ValueError(f"score_fn returned shape {scores.shape}, expected {(batch, samples)}")
         if not np.all(np.isfinite(scores)):
@@ -96,7 +101,7 @@ def cem_maximize(
         order = np.argsort(-scores, axis=1, kind="stable")
         top = order[:, 0]
         improved = scores[rows, top] > best_scores
-        best_actions[improved] = actions[rows[improved], top[improved]]
+        best_actions[improved] = sent[rows[improved], top[improved]]
         best_scores[improved] = scores[rows[improved], top[improved]]
 
         elite = np.take_along_axis(actions, order[:, :elites, None], axis=1).astype(np.float64)

@@ -101,6 +101,26 @@ def test_run_policy_acts_within_bounds(trained):
     assert action.shape == (8,) and env.action_space.contains(action)
 
 
+@pytest.mark.parametrize("close, moves", [(1.0, False), (0.0, True)])
+def test_exploration_noise_does_not_move_a_closing_hand(monkeypatch, close, moves):
+    """On-policy data keeps CEM's grasp where it chose it: noise moves only actions that do not close."""
+    from policies.cem import CEMResult
+    from policies.qnet import build_qnet
+    from policies.spec import ActionSpec
+    from workbench import qtopt_policy
+
+    chosen = np.array([[0.0, 0.0, 0.0, 0.0, 1.0, close, 0.0, 1.0]], np.float32)  # as CEM returns it
+    monkeypatch.setattr(qtopt_policy, "cem_select", lambda *args: CEMResult(chosen.copy(), np.zeros(1, np.float32)))
+    policy = qtopt_policy.QTOptPolicy(build_qnet("fast", 16, np.random.default_rng(0)), CEMConfig(), ActionSpec(),
+                                      epsilon=0.5, noise=1.0)
+    policy.reset(np.random.default_rng(0))
+    observation = {"image": np.zeros((16, 16, 3), np.uint8), "gripper_closed": np.zeros(1, np.float32),
+                   "height": np.full(1, 0.1, np.float32)}
+    actions = np.array([policy.act(observation) for _ in range(20)])
+    np.testing.assert_array_equal(actions[:, 5:], np.repeat(chosen[:, 5:], 20, axis=0))
+    assert (np.abs(actions[:, :3]).max() > 0) == moves
+
+
 # -- bad input: exit status 2, a message naming the problem, nothing overwritten ---------
 
 def test_corrupt_checkpoint_fails_cleanly_and_is_left_alone(trained, tmp_path, capsys):

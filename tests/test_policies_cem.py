@@ -21,11 +21,11 @@ def single_torch_thread():
 
 SPEC = ActionSpec()
 HALF_RANGE = (SPEC.high[:5] - SPEC.low[:5]) / 2
-BEST_BINARY = np.array([1.0, 0.0, 1.0])
+BEST_BINARY = np.array([0.0, 1.0, 1.0])  # open and terminate: a move that does not close
 
 
 def quadratic_problem(batch: int, seed: int):
-    """A negative quadratic per state, optimum inside the bounds, best binary setting [1, 0, 1]."""
+    """A negative quadratic per state, optimum inside the bounds, best binary setting [0, 1, 1]."""
     rng = np.random.default_rng(seed)
     optimum = rng.uniform(SPEC.low[:5] * 0.6, SPEC.high[:5] * 0.6, (batch, 5))
 
@@ -101,6 +101,38 @@ def test_returned_action_is_the_best_sample_seen():
     best = all_scores.argmax(axis=1)
     np.testing.assert_array_equal(result.actions, all_actions[np.arange(2), best])
     np.testing.assert_allclose(result.scores, all_scores.max(axis=1), rtol=1e-6)
+
+
+def test_closing_actions_are_scored_and_returned_without_translation():
+    # Closing pays most, and so would moving to the quadratic's optimum: a closing action may
+    # not move, so the best is to close in place, and no closing action scored may move.
+    optimum, quadratic = quadratic_problem(batch=8, seed=4)
+    scored = []
+
+    def score(actions):
+        scored.append(actions.copy())
+        return quadratic(actions) + 4.0 * actions[:, :, 5]
+
+    result = cem_maximize(score, 8, CEMConfig(iterations=4, samples=128, elites=10), np.random.default_rng(4))
+    assert np.all(result.actions[:, 5] == 1.0)
+    np.testing.assert_array_equal(result.actions[:, :3], 0.0)
+    np.testing.assert_allclose(result.scores, score(result.actions[:, None, :])[:, 0], rtol=1e-5, atol=1e-6)
+    seen = np.concatenate(scored, axis=1)
+    closing = (seen[..., 5] == 1.0) & (seen[..., 5] >= seen[..., 6])
+    assert closing.any() and (~closing).any()
+    np.testing.assert_array_equal(seen[closing][:, :3], 0.0)
+    assert np.abs(seen[~closing][:, :3]).max() > 0.0  # moves that do not close still translate
+
+
+def test_close_in_place_follows_the_environments_gripper_rule():
+    actions = np.zeros((4, ACTION_DIM), np.float32)
+    actions[:, :3] = 0.01
+    actions[:, 5:7] = [[1, 0], [1, 1], [0, 1], [0.4, 0]]  # close; both (closes); open; neither
+    sent = SPEC.close_in_place(actions)
+    np.testing.assert_array_equal(sent[:2, :3], 0.0)
+    np.testing.assert_array_equal(sent[2:, :3], actions[2:, :3])
+    np.testing.assert_array_equal(sent[:, 3:], actions[:, 3:])
+    assert np.all(actions[:, :3] > 0)  # the input is left alone
 
 
 @pytest.mark.parametrize(

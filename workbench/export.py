@@ -220,7 +220,9 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                     "initial_std": cem.initial_std,
                     "implementation": "policies.cem.cem_maximize; per iteration it draws "
                                       "rng.standard_normal((B, K, 5)) then rng.random((B, K, 3)) from a "
-                                      "numpy Generator; the answer is the best sample scored"},
+                                      "numpy Generator; samples are scored and returned with zero "
+                                      "translation where they close the gripper (ActionSpec.close_in_place); "
+                                      "the answer is the best sample scored"},
             "control": control_section(scene_spec),
             "safety": safety_section(scene_spec, geometry, max_observation_age),
             "golden": {"file": GOLDEN_NAME, "logit_atol": LOGIT_TOLERANCE, "preprocess_atol": PREPROCESS_TOLERANCE,

@@ -6,7 +6,8 @@ collection during finetuning), it perturbs the CEM action as QT-Opt does:
 with probability ``epsilon`` a uniformly random move replaces it, otherwise
 Gaussian noise is added to the translation. The gripper and terminate bits are
 the Q-function's own choice either way: random close or terminate commands
-would mostly end episodes early and teach little.
+would mostly end episodes early and teach little. A closing action stays still
+through the noise (``ActionSpec.close_in_place``), as CEM chose it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class QTOptPolicy:
             action[:5] = self.rng.uniform(self.spec.low[:5], self.spec.high[:5])
         elif self.noise:
             action[:3] += self.rng.normal(0.0, self.noise * self.spec.max_translation, 3)
-        return self.spec.clip(action)
+        return self.spec.close_in_place(self.spec.clip(action))  # noise does not move a closing hand
 
 
 def load_run_policy(run_dir: str | Path, env=None, epsilon: float = 0.0, noise: float = 0.0) -> QTOptPolicy:
