@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from policies.spec import ACTION_DIM, BINARY_THRESHOLD
+from policies.spec import ACTION_DIM, BINARY_THRESHOLD, CLOSE_INDEX, OPEN_INDEX, TERMINATE_INDEX
 
 GRIPPER_COMMANDS = ("open", "close", "hold")
-CLOSE_INDEX, OPEN_INDEX, TERMINATE_INDEX = 5, 6, 7
 
 
 @dataclass(frozen=True)

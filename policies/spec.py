@@ -29,6 +29,7 @@ ACTION_DIM = 8
 TRANSLATION_DIMS = (0, 1, 2)
 CONTINUOUS_DIMS = (0, 1, 2, 3, 4)
 BINARY_DIMS = (5, 6, 7)
+CLOSE_INDEX, OPEN_INDEX, TERMINATE_INDEX = BINARY_DIMS
 
 DEFAULT_MAX_TRANSLATION = 0.05
 BINARY_THRESHOLD = 0.5
@@ -75,7 +76,7 @@ class ActionSpec:
         and close >= open.
         """
         actions = np.array(actions, dtype=np.float32)
-        close, open_ = actions[..., BINARY_DIMS[0]], actions[..., BINARY_DIMS[1]]
+        close, open_ = actions[..., CLOSE_INDEX], actions[..., OPEN_INDEX]
         closing = (close > BINARY_THRESHOLD) & (close >= open_)
         actions[..., TRANSLATION_DIMS[0]:TRANSLATION_DIMS[-1] + 1][closing] = 0.0
         return actions
