@@ -10,7 +10,7 @@ import torch
 
 from policies.cem import CEMConfig, CEMResult, ScoreFn, cem_maximize
 from policies.qnet import QNetwork
-from policies.spec import CLOSURE_INDEX, ActionSpec
+from policies.spec import ActionSpec
 
 
 def as_tensor(array: np.ndarray) -> torch.Tensor:
@@ -48,5 +48,4 @@ def cem_select(
     """
     with torch.no_grad():
         features = qnet.encode(as_tensor(images), as_tensor(states.astype(np.float32, copy=False)))
-    return cem_maximize(features_score_fn(qnet, features), images.shape[0], config, rng, spec,
-                        closure=states[:, CLOSURE_INDEX])
+    return cem_maximize(features_score_fn(qnet, features), images.shape[0], config, rng, spec)

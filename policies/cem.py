@@ -5,10 +5,8 @@ Per state, a Gaussian (mean, std per dim) over the continuous dims 0..4 and a Be
 actions per state, scores them, keeps the ``elites`` best and refits the distribution
 to them. The answer is the best-scoring sample seen in any iteration, not the final
 mean, so the returned action always has a score that was actually computed. Samples are
-scored and returned as a policy sends them: a closing action does not translate
-(``ActionSpec.close_in_place``) and, given the hands' closure, closing and terminating
-from an open hand closes only (``ActionSpec.close_before_ending``). So acting and the
-Bellman targets search the same set of actions.
+scored and returned as ``ActionSpec.close_in_place`` sends them (a closing action does
+not translate), so acting and the Bellman targets search the same set of actions.
 
 This module needs only numpy: the scorer is any callable, and all sampling noise comes
 from the caller's numpy Generator in a fixed order, so a torch-free runtime (numpy +
@@ -67,12 +65,8 @@ def cem_maximize(
     config: CEMConfig,
     rng: np.random.Generator,
     spec: ActionSpec | None = None,
-    closure: np.ndarray | None = None,
 ) -> CEMResult:
-    """Maximise ``score_fn(actions (B, K, 8)) -> scores (B, K)`` independently for B states.
-
-    ``closure`` (B,) is each state's measured finger closure (state[CLOSURE_INDEX]).
-    """
+    """Maximise ``score_fn(actions (B, K, 8)) -> scores (B, K)`` independently for B states."""
     spec = spec if spec is not None else ActionSpec()
     cont = np.asarray(spec.continuous_dims)
     binary = np.asarray(spec.binary_dims)
@@ -94,11 +88,9 @@ def cem_maximize(
         actions[:, :, cont] = np.clip(mean[:, None, :] + std[:, None, :] * noise, low, high)
         actions[:, :, binary] = coins < prob[:, None, :]
 
-        # Scored and answered as sent; the distribution is refit to the samples as drawn,
-        # so the search goes on unchanged.
+        # Scored and answered as sent (closing actions hold still); the distribution is refit
+        # to the samples as drawn, so the search over translations goes on unchanged.
         sent = spec.close_in_place(actions)
-        if closure is not None:
-            sent = spec.close_before_ending(sent, closure[:, None])
         scores = np.asarray(score_fn(sent), dtype=np.float32)
         if scores.shape != (batch, samples):
             raise ValueError(f"score_fn returned shape {scores.shape}, expected {(batch, samples)}")

@@ -33,7 +33,7 @@ from policies.preprocess import CropBox, FrameError, Preprocessor
 from policies.robot_action import ActionMapping, RobotAction
 from policies.safetensors_numpy import load_safetensors
 from policies.safety import SafetyLimits, Watchdog, limit_motion
-from policies.spec import ACTION_DIM, CLOSURE_INDEX, STATE_DIM, ActionSpec
+from policies.spec import ACTION_DIM, STATE_DIM, ActionSpec
 
 GOLDEN_TENSORS = ("image", "state", "actions", "logits", "raw_frame", "preprocessed",
                   "cem_image", "cem_state", "cem_action")
@@ -114,7 +114,7 @@ class BundlePolicy:
     def select(self, images: np.ndarray, states: np.ndarray, rng: np.random.Generator):
         """CEM over preprocessed images (B,H,W,3) and states (B,2): the training code's CEMResult."""
         return cem_maximize(self.qfunction.score_fn(images, states), images.shape[0], self.cem, rng,
-                            self.action_spec, closure=states[:, CLOSURE_INDEX])
+                            self.action_spec)
 
     def act(self, observation, now: float | None = None) -> RobotAction:
         now = self.clock() if now is None else float(now)
@@ -215,8 +215,7 @@ def verify_golden(bundle: Bundle, qfunction: OnnxQFunction) -> dict:
                           f"{preprocess_error} levels (tolerance {bundle.golden.preprocess_atol})")
     spec = ActionSpec(max_translation=bundle.actions.max_translation)
     result = cem_maximize(qfunction.score_fn(g["cem_image"], g["cem_state"]), g["cem_image"].shape[0], bundle.cem,
-                          np.random.default_rng(bundle.golden.cem_seed), spec,
-                          closure=g["cem_state"][:, CLOSURE_INDEX])
+                          np.random.default_rng(bundle.golden.cem_seed), spec)
     action_error = float(np.max(np.abs(result.actions - g["cem_action"])))
     if not action_error <= bundle.golden.action_atol:
         raise BundleError(path, f"CEM with seed {bundle.golden.cem_seed} picks actions up to {action_error:.3g} away "

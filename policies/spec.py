@@ -31,20 +31,8 @@ CONTINUOUS_DIMS = (0, 1, 2, 3, 4)
 BINARY_DIMS = (5, 6, 7)
 CLOSE_INDEX, OPEN_INDEX, TERMINATE_INDEX = BINARY_DIMS
 
-CLOSURE_INDEX = 0  # state[0]: measured finger closure
-
 DEFAULT_MAX_TRANSLATION = 0.05
 BINARY_THRESHOLD = 0.5
-# Below this closure the fingers are open: before the explorer's first close they measure
-# under 0.15 in 99% of states; closed on an object, median 0.73; on nothing, near 1.0
-# (bin_grasp). Fingers jammed open by what they press on also read open.
-OPEN_HAND_CLOSURE = 0.2
-
-
-def closes_gripper(actions: np.ndarray) -> np.ndarray:
-    """Mask (...) of actions (..., 8) that close the gripper: the environment's rule, close > 0.5 and close >= open."""
-    close, open_ = actions[..., CLOSE_INDEX], actions[..., OPEN_INDEX]
-    return (close > BINARY_THRESHOLD) & (close >= open_)
 
 
 @dataclass(frozen=True)
@@ -84,27 +72,13 @@ class ActionSpec:
         a policy closed while moving about 4 cm, onto a spot its Q-network had never watched
         a grasp close on (the explorer's closing steps hold still), and 78 of its 80 failures
         in 200 held-out episodes closed on nothing. The same checkpoint acting with this rule
-        succeeded 122 times instead of 109.
+        succeeded 122 times instead of 109. Closing is the environment's rule: close > 0.5
+        and close >= open.
         """
         actions = np.array(actions, dtype=np.float32)
-        actions[..., TRANSLATION_DIMS[0]:TRANSLATION_DIMS[-1] + 1][closes_gripper(actions)] = 0.0
-        return actions
-
-    def close_before_ending(self, actions: np.ndarray, closure: np.ndarray | float) -> np.ndarray:
-        """Actions (..., 8) as a QT-Opt policy sends them from hands of measured ``closure``
-        (broadcastable to ``actions.shape[:-1]``): closing and terminating from an open hand
-        is sent as closing only.
-
-        The policy then sees what its fingers hold (closure 1.0: nothing) before it ends the
-        episode, and can open again. The explorer's data mostly does the same (it closes,
-        then terminates). On two checkpoints trained without this rule, acting with it added 6 and 7
-        successes in 200 held-out episodes.
-        """
-        actions = np.array(actions, dtype=np.float32)
-        ending = actions[..., TERMINATE_INDEX] > BINARY_THRESHOLD
-        hand_open = np.asarray(closure) < OPEN_HAND_CLOSURE
-        split = closes_gripper(actions) & ending & hand_open
-        actions[..., TERMINATE_INDEX] = np.where(split, 0.0, actions[..., TERMINATE_INDEX])
+        close, open_ = actions[..., CLOSE_INDEX], actions[..., OPEN_INDEX]
+        closing = (close > BINARY_THRESHOLD) & (close >= open_)
+        actions[..., TRANSLATION_DIMS[0]:TRANSLATION_DIMS[-1] + 1][closing] = 0.0
         return actions
 
     def contains(self, actions: np.ndarray) -> bool:

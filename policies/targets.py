@@ -28,7 +28,7 @@ from torch import nn
 from policies.action_selection import as_tensor, features_score_fn
 from policies.cem import CEMConfig, cem_maximize
 from policies.qnet import QNetwork
-from policies.spec import CLOSURE_INDEX, ActionSpec
+from policies.spec import ActionSpec
 
 DEFAULT_POLYAK_TAU = 0.005
 DEFAULT_LAGGED_PERIOD = 500
@@ -106,8 +106,7 @@ class TargetNetworks:
         images = as_tensor(next_images)
         states = as_tensor(next_states.astype(np.float32, copy=False))
         polyak_features = self.polyak.encode(images, states)
-        best = cem_maximize(features_score_fn(self.polyak, polyak_features), len(next_images), cem, rng, spec,
-                            closure=next_states[:, CLOSURE_INDEX])
+        best = cem_maximize(features_score_fn(self.polyak, polyak_features), len(next_images), cem, rng, spec)
         # CEM's best score is already the Polyak logit at a*; only the lagged net needs a pass.
         lagged_logits = self.lagged(images, states, as_tensor(best.actions))
         polyak_q = torch.sigmoid(torch.from_numpy(best.scores))

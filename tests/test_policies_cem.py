@@ -135,32 +135,6 @@ def test_close_in_place_follows_the_environments_gripper_rule():
     assert np.all(actions[:, :3] > 0)  # the input is left alone
 
 
-def test_close_before_ending_splits_only_a_close_and_terminate_from_an_open_hand():
-    actions = np.zeros((5, ACTION_DIM), np.float32)
-    actions[:, 5:] = [[1, 0, 1], [1, 0, 1], [0, 1, 1], [1, 0, 0], [0, 0, 1]]
-    closure = np.array([0.0, 0.8, 0.0, 0.0, 0.0])  # open; holding; open; open; open
-    sent = SPEC.close_before_ending(actions, closure)
-    np.testing.assert_array_equal(sent[:, 5:], [[1, 0, 0], [1, 0, 1], [0, 1, 1], [1, 0, 0], [0, 0, 1]])
-    assert actions[0, 7] == 1.0  # the input is left alone
-    one = SPEC.close_before_ending(actions[0], 0.0)  # a single action and a scalar closure
-    np.testing.assert_array_equal(one[5:], [1, 0, 0])
-
-
-@pytest.mark.parametrize("closure, ends", [(0.0, False), (0.9, True)])
-def test_cem_closes_before_ending_only_from_an_open_hand(closure, ends):
-    # Closing and terminating together pays most; from an open hand that action is sent, and
-    # so scored and returned, as closing only.
-    def score(actions):
-        close_and_end = actions[:, :, 5] * actions[:, :, 7] * (1.0 - actions[:, :, 6])
-        return 2.0 * close_and_end + actions[:, :, 5] - np.abs(actions[:, :, :3]).sum(-1)
-
-    result = cem_maximize(score, 4, CEMConfig(iterations=3, samples=64, elites=6), np.random.default_rng(5),
-                          closure=np.full(4, closure))
-    np.testing.assert_array_equal(result.actions[:, 5], 1.0)
-    np.testing.assert_array_equal(result.actions[:, 7], 1.0 if ends else 0.0)
-    np.testing.assert_allclose(result.scores, score(result.actions[:, None, :])[:, 0], rtol=1e-6)
-
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -100,22 +100,6 @@ def test_bellman_target_takes_the_polyak_value_when_it_is_the_lower_one():
     np.testing.assert_allclose(labelled.targets, [-0.05 + 0.9 * sigmoid(-1.0)], atol=1e-6)
 
 
-def test_bellman_targets_do_not_close_and_end_at_once_from_an_open_hand():
-    # Both nets pay 1 for closing and 2 for terminating: a hand holding something (closure
-    # 0.9) may do both (logit 3); an open one (closure 0.0) closes before it ends, so its
-    # best is terminating alone (logit 2).
-    targets = TargetNetworks(LinearQ())
-    for net in (targets.polyak, targets.lagged):
-        set_linear(net, bias=0.0, terminate_weight=2.0)
-        with torch.no_grad():
-            net.weight[5], net.weight[6] = 1.0, -5.0
-    updater = BellmanUpdater(targets, gamma=0.9, cem=CEMConfig(iterations=3, samples=64, elites=6))
-    batch = transitions(rewards=[0.0, 0.0], dones=[0, 0])
-    batch.next_states[:, 0] = [0.0, 0.9]
-    labelled = updater.label(batch, np.random.default_rng(0))
-    np.testing.assert_allclose(labelled.targets, [0.9 * sigmoid(2.0), 0.9 * sigmoid(3.0)], atol=1e-6)
-
-
 def test_terminal_transitions_need_no_next_state_value(monkeypatch):
     targets = TargetNetworks(LinearQ())
     monkeypatch.setattr(targets, "next_state_values", lambda *a, **k: pytest.fail("CEM ran on a terminal state"))

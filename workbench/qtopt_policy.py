@@ -7,8 +7,7 @@ with probability ``epsilon`` a uniformly random move replaces it, otherwise
 Gaussian noise is added to the translation. The gripper and terminate bits are
 the Q-function's own choice either way: random close or terminate commands
 would mostly end episodes early and teach little. A closing action stays still
-through the noise (``ActionSpec.close_in_place``), as CEM chose it; CEM already closes an
-open hand before ending (``ActionSpec.close_before_ending``), and noise leaves those bits.
+through the noise (``ActionSpec.close_in_place``), as CEM chose it.
 """
 
 from __future__ import annotations
