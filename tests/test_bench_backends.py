@@ -22,3 +22,27 @@ def test_a_backend_that_learns_less_on_every_seed_is_caught():
     figures = compare_across_seeds([0.50, 0.52, 0.48], [0.20, 0.22, 0.18])
     assert not figures["ray_within_local_ci95"]
     assert figures["ray_minus_local_ci95_high"] < 0 and not figures["difference_ci95_holds_zero"]
+
+
+def test_each_seed_keeps_its_figures_on_disk(tmp_path, capsys):
+    # A comparison over seeds takes hours: each finished seed is on disk, so a stopped run keeps it.
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    import json
+
+    from workbench.cli import main
+
+    config = tmp_path / "tiny.toml"
+    config.write_text("offline_steps = 6\nfinetune_steps = 4\nsteps_per_episode = 2\n"
+                      "[qtopt]\nimage_size = 16\nbatch_size = 8\n"
+                      "cem = {iterations = 1, samples = 8, elites = 2}\n"
+                      "act_cem = {iterations = 1, samples = 8, elites = 2}\n")
+    run = tmp_path / "run"
+    assert main(["bench", "backends", "--seeds", "2", "--episodes", "3", "--eval-episodes", "2",
+                 "--config", str(config), "--run", str(run), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for seed in ("0", "1"):
+        on_disk = json.loads((run / f"seed-{seed}" / "result.json").read_text())
+        assert on_disk == printed["seeds"][seed]
+        assert on_disk["local_learner_steps"] == on_disk["ray_learner_steps"] == 10
+    assert printed == {**printed, **compare_across_seeds([printed["seeds"][s]["local_success"] for s in "01"],
+                                                         [printed["seeds"][s]["ray_success"] for s in "01"])}

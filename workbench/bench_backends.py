@@ -20,11 +20,14 @@ One seed's Wilson interval covers only evaluation noise. Two training runs of on
 from different seeds differed by 11-14 points here, more than that interval, so
 ``--seeds N`` repeats steps 1-3 for N seeds (each seed's runs in RUN/seed-S/) and compares
 the backends across seeds: each backend's mean success with a 95% t-interval over seeds,
-and the per-seed Ray - local difference with its paired 95% t-interval.
+and the per-seed Ray - local difference with its paired 95% t-interval. Each seed's figures
+are written to its directory's ``result.json`` as soon as it finishes (RUN/result.json for
+one seed), so a comparison stopped part-way keeps the seeds it finished.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -74,6 +77,7 @@ def one_seed(args, root: Path, overrides: dict, image_size: int) -> dict:
     from policies.replay import OfflineStore
     from workbench.bench_learn import _evaluate
     from workbench.collect import collect
+    from workbench.files import write_bytes_atomic
     from workbench.pipeline import spawn_pool
     from workbench.ray_train import train_ray
     from workbench.train import train
@@ -112,6 +116,7 @@ def one_seed(args, root: Path, overrides: dict, image_size: int) -> dict:
     local, ray = results
     figures["ray_within_local_ci95"] = local["low"] <= ray["rate"] <= local["high"]
     figures["intervals_overlap"] = ray["low"] <= local["high"] and local["low"] <= ray["high"]
+    write_bytes_atomic(root / "result.json", json.dumps(figures, indent=2).encode())
     return figures
 
 
