@@ -4,11 +4,13 @@ The check of ``workbench train --backend ray`` (same held-out success within the
 interval, for the same budget of environment steps):
 
 1. collect   ``--episodes`` explorer episodes into RUN/local/offline, copied to RUN/ray/offline;
-2. train     RUN/local with the local backend, then RUN/ray with ``--backend ray`` on a local
-             cluster of ``--cores`` CPUs (or ``--address``), from the same config: the same offline
-             episodes, the same learner steps and, while finetuning, one on-policy episode per
-             ``steps_per_episode`` learner steps with the same episode seeds, so the same budget of
-             environment steps (``*_online_env_steps`` counts them from the episode files);
+2. train     RUN/local with the local backend (one process, one core) and, beside it, RUN/ray with
+             ``--backend ray`` on a local cluster of ``--cores`` CPUs (or ``--address``); with
+             ``--seeds``, the local process goes on to the next seed while Ray trains this one.
+             Both from the same config: the same offline episodes, the same learner steps and,
+             while finetuning, one on-policy episode per ``steps_per_episode`` learner steps with
+             the same episode seeds, so the same budget of environment steps
+             (``*_online_env_steps`` counts them from the episode files);
 3. evaluate  both greedy CEM policies on the same ``--eval-episodes`` held-out scenes, two
              processes; success with Wilson 95% intervals.
 
@@ -55,55 +57,72 @@ def add_arguments(parser) -> None:
 def run(args) -> dict:
     from workbench.bench_learn import fresh_run
     from workbench.errors import UserError
+    from workbench.pipeline import spawn_pool
 
     if args.episodes < 1 or args.eval_episodes < 1 or args.seeds < 1:
         raise UserError("--episodes, --eval-episodes and --seeds must be at least 1")
     root, overrides, config = fresh_run(args, "backends")
+    image_size = config.qtopt.image_size
     figures: dict = {"episodes": args.episodes, "eval_episodes": args.eval_episodes, "run": str(root),
                      "offline_steps": config.offline_steps, "finetune_steps": config.finetune_steps,
                      "steps_per_episode": config.steps_per_episode}
-    if args.seeds == 1:
-        return {**figures, **one_seed(args, root, overrides, config.qtopt.image_size)}
     seeds = [args.seed + i for i in range(args.seeds)]
-    per_seed = [one_seed(args, root / f"seed-{seed}", {**overrides, "seed": seed}, config.qtopt.image_size)
-                for seed in seeds]
+    roots = {seed: root if args.seeds == 1 else root / f"seed-{seed}" for seed in seeds}
+    with spawn_pool(1) as lane:
+        # The local trainer uses one core: one process collects and trains the local backend seed
+        # after seed while this one trains with Ray each seed whose episodes are ready. Budgets are
+        # in steps, so sharing the machine changes times; the local results not at all, the Ray ones
+        # only through when on-policy episodes arrive, which varies from run to run anyway.
+        staged = {seed: (lane.apply_async(collect_seed, (str(roots[seed]), args.scene, args.profile, args.episodes,
+                                                         seed, image_size)),
+                         lane.apply_async(train_local, (str(roots[seed]), {**overrides, "seed": seed})))
+                  for seed in seeds}
+        per_seed = [finish_seed(args, roots[seed], {**overrides, "seed": seed}, image_size, *staged[seed])
+                    for seed in seeds]
+        lane.close()
+        lane.join()
+    if args.seeds == 1:
+        return {**figures, **per_seed[0]}
     figures["seeds"] = {str(seed): result for seed, result in zip(seeds, per_seed, strict=True)}
     figures.update(compare_across_seeds([r["local_success"] for r in per_seed], [r["ray_success"] for r in per_seed]))
     return figures
 
 
-def one_seed(args, root: Path, overrides: dict, image_size: int) -> dict:
-    """Collect, train with both backends and evaluate both, for the seed in ``overrides``."""
+def collect_seed(root: str, scene: str, profile: str, episodes: int, seed: int, image_size: int) -> dict:
+    """The seed's explorer episodes into ROOT/local/offline, copied to ROOT/ray/offline."""
     from policies.replay import OfflineStore
-    from workbench.bench_learn import _evaluate
     from workbench.collect import collect
+
+    root_path, started = Path(root), time.monotonic()
+    collect(root_path / "local" / "offline", scene=scene, profile=profile, episodes=episodes, seed=seed,
+            image_size=image_size, progress=False)
+    shutil.copytree(root_path / "local" / "offline", root_path / "ray" / "offline")
+    return {"offline_env_steps": sum(e.steps for e in OfflineStore(root_path / "local" / "offline").episodes()),
+            "collect_s": time.monotonic() - started}
+
+
+def train_local(root: str, overrides: dict) -> dict:
+    from workbench.train import train
+
+    started = time.monotonic()
+    summary = train(Path(root) / "local", overrides=overrides, progress=False)
+    return _trained("local", Path(root), summary, started)
+
+
+def finish_seed(args, root: Path, overrides: dict, image_size: int, collected, trained_local) -> dict:
+    """Train the seed with Ray once its episodes are collected, then evaluate both backends."""
+    from workbench.bench_learn import _evaluate
     from workbench.files import write_bytes_atomic
     from workbench.pipeline import spawn_pool
     from workbench.ray_train import train_ray
-    from workbench.train import train
 
-    seed = overrides["seed"]
-    figures: dict = {}
+    figures = dict(collected.get())
     started = time.monotonic()
-    collect(root / "local" / "offline", scene=args.scene, profile=args.profile, episodes=args.episodes,
-            seed=seed, image_size=image_size, progress=False)
-    shutil.copytree(root / "local" / "offline", root / "ray" / "offline")
-    figures["offline_env_steps"] = sum(e.steps for e in OfflineStore(root / "local" / "offline").episodes())
-    figures["collect_s"] = time.monotonic() - started
-
-    for backend in BACKENDS:
-        started = time.monotonic()
-        if backend == "local":
-            summary = train(root / backend, overrides=overrides, progress=False)
-        else:
-            summary = train_ray(root / backend, overrides=overrides, progress=False, address=args.address,
-                                num_cpus=None if args.address else args.cores, collectors=args.collectors,
-                                updaters=args.updaters)
-        online = OfflineStore(root / backend / "online")
-        figures.update({f"{backend}_train_s": time.monotonic() - started,
-                        f"{backend}_learner_steps": summary["learner_step"],
-                        f"{backend}_online_episodes": len(online),
-                        f"{backend}_online_env_steps": sum(e.steps for e in online.episodes())})
+    summary = train_ray(root / "ray", overrides=overrides, progress=False, address=args.address,
+                        num_cpus=None if args.address else args.cores, collectors=args.collectors,
+                        updaters=args.updaters)
+    ray_figures = _trained("ray", root, summary, started)
+    figures.update({**trained_local.get(), **ray_figures})
 
     with spawn_pool(2) as pool:
         results = pool.starmap(_evaluate, [(str(root / backend), args.scene, args.profile, image_size,
@@ -118,6 +137,15 @@ def one_seed(args, root: Path, overrides: dict, image_size: int) -> dict:
     figures["intervals_overlap"] = ray["low"] <= local["high"] and local["low"] <= ray["high"]
     write_bytes_atomic(root / "result.json", json.dumps(figures, indent=2).encode())
     return figures
+
+
+def _trained(backend: str, root: Path, summary: dict, started: float) -> dict:
+    from policies.replay import OfflineStore
+
+    online = OfflineStore(root / backend / "online")
+    return {f"{backend}_train_s": time.monotonic() - started, f"{backend}_learner_steps": summary["learner_step"],
+            f"{backend}_online_episodes": len(online),
+            f"{backend}_online_env_steps": sum(e.steps for e in online.episodes())}
 
 
 def t_interval(values) -> tuple[float, float, float]:
