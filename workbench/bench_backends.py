@@ -68,6 +68,7 @@ def run(args) -> dict:
                      "steps_per_episode": config.steps_per_episode}
     seeds = [args.seed + i for i in range(args.seeds)]
     roots = {seed: root if args.seeds == 1 else root / f"seed-{seed}" for seed in seeds}
+    seed_overrides = {seed: {**overrides, "seed": seed} for seed in seeds}
     with spawn_pool(1) as lane:
         # The local trainer uses one core: one process collects and trains the local backend seed
         # after seed while this one trains with Ray each seed whose episodes are ready. Budgets are
@@ -75,9 +76,9 @@ def run(args) -> dict:
         # only through when on-policy episodes arrive, which varies from run to run anyway.
         staged = {seed: (lane.apply_async(collect_seed, (str(roots[seed]), args.scene, args.profile, args.episodes,
                                                          seed, image_size)),
-                         lane.apply_async(train_local, (str(roots[seed]), {**overrides, "seed": seed})))
+                         lane.apply_async(train_local, (str(roots[seed]), seed_overrides[seed])))
                   for seed in seeds}
-        per_seed = [finish_seed(args, roots[seed], {**overrides, "seed": seed}, image_size, *staged[seed])
+        per_seed = [finish_seed(args, roots[seed], seed_overrides[seed], image_size, *staged[seed])
                     for seed in seeds]
         lane.close()
         lane.join()
