@@ -7,7 +7,9 @@ with probability ``epsilon`` a uniformly random move replaces it, otherwise
 Gaussian noise is added to the translation. The gripper and terminate bits are
 the Q-function's own choice either way: random close or terminate commands
 would mostly end episodes early and teach little. A closing action stays still
-through the noise (``ActionSpec.close_in_place``), as CEM chose it.
+through the noise (``ActionSpec.close_in_place``), as CEM chose it. A greedy policy
+(no exploration) looks at what its fingers hold before it ends an episode
+(``ActionSpec.check_grasp``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from policies.action_selection import cem_select
 from policies.cem import CEMConfig
 from policies.checkpoint import CheckpointError, learner_from_checkpoint
 from policies.qnet import QNetwork
-from policies.spec import ActionSpec
+from policies.spec import CLOSURE_INDEX, ActionSpec
 from workbench.collect import observation_state
 from workbench.errors import UserError
 
@@ -34,6 +36,7 @@ class QTOptPolicy:
     def __init__(self, qnet: QNetwork, cem: CEMConfig, spec: ActionSpec,
                  epsilon: float = 0.0, noise: float = 0.0):
         self.qnet = qnet.eval()
+        self.check_grasp = not (epsilon or noise)  # greedy: ActionSpec.check_grasp; exploring: CEM's choice
         self.cem = cem
         self.spec = spec
         self.epsilon = epsilon
@@ -54,7 +57,8 @@ class QTOptPolicy:
             action[:5] = self.rng.uniform(self.spec.low[:5], self.spec.high[:5])
         elif self.noise:
             action[:3] += self.rng.normal(0.0, self.noise * self.spec.max_translation, 3)
-        return self.spec.close_in_place(self.spec.clip(action))  # noise does not move a closing hand
+        action = self.spec.close_in_place(self.spec.clip(action))  # noise does not move a closing hand
+        return self.spec.check_grasp(action, float(state[0, CLOSURE_INDEX])) if self.check_grasp else action
 
 
 def load_run_policy(run_dir: str | Path, env=None, epsilon: float = 0.0, noise: float = 0.0) -> QTOptPolicy:
