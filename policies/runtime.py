@@ -8,7 +8,8 @@
 
 ``act`` checks the observation's age (watchdog), preprocesses the frame exactly as
 training saw it, runs CEM (policies.cem, the training code's own numpy CEM) over the ONNX
-Q-network, converts the best action to robot units, and clamps it to the safety limits.
+Q-network, checks the grasp before ending as the evaluated policy does
+(``ActionSpec.check_grasp``), converts the best action to robot units, and clamps it to the safety limits.
 Whatever the network outputs, the returned action stays within the limits; when it
 cannot act safely it returns a stop (``action.stop``, with ``action.reason``).
 
@@ -33,7 +34,7 @@ from policies.preprocess import CropBox, FrameError, Preprocessor
 from policies.robot_action import ActionMapping, RobotAction
 from policies.safetensors_numpy import load_safetensors
 from policies.safety import SafetyLimits, Watchdog, limit_motion
-from policies.spec import ACTION_DIM, STATE_DIM, ActionSpec
+from policies.spec import ACTION_DIM, CLOSURE_INDEX, STATE_DIM, ActionSpec
 
 GOLDEN_TENSORS = ("image", "state", "actions", "logits", "raw_frame", "preprocessed",
                   "cem_image", "cem_state", "cem_action")
@@ -130,7 +131,7 @@ class BundlePolicy:
         except ValueError as error:  # cem_maximize: non-finite or misshapen scores
             self.stops += 1
             return RobotAction.stopped(f"Q-network output unusable: {error}")
-        policy_action = result.actions[0]
+        policy_action = self.action_spec.check_grasp(result.actions[0], float(state[CLOSURE_INDEX]))
         translation, rotation, gripper, terminate = self.mapping.to_robot(policy_action)
         motion = limit_motion(translation, rotation, tool, self.safety)
         if motion.stop_reason is not None:

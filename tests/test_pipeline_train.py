@@ -121,6 +121,24 @@ def test_exploration_noise_does_not_move_a_closing_hand(monkeypatch, close, move
     assert (np.abs(actions[:, :3]).max() > 0) == moves
 
 
+@pytest.mark.parametrize("closure, ends", [(0.0, False), (0.98, True)])
+def test_a_greedy_policy_sees_what_it_holds_before_it_ends(monkeypatch, closure, ends):
+    """Evaluation and deployment act greedily: closing an open hand never ends the episode on the same step."""
+    from policies.cem import CEMResult
+    from policies.qnet import build_qnet
+    from policies.spec import ActionSpec
+    from workbench import qtopt_policy
+
+    chosen = np.array([[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0]], np.float32)  # close and terminate
+    monkeypatch.setattr(qtopt_policy, "cem_select", lambda *args: CEMResult(chosen.copy(), np.zeros(1, np.float32)))
+    policy = qtopt_policy.QTOptPolicy(build_qnet("fast", 16, np.random.default_rng(0)), CEMConfig(), ActionSpec())
+    policy.reset(np.random.default_rng(0))
+    observation = {"image": np.zeros((16, 16, 3), np.uint8), "gripper_closed": np.full(1, closure, np.float32),
+                   "height": np.full(1, 0.01, np.float32)}
+    action = policy.act(observation)
+    assert action[5] == 1.0 and (action[7] > 0.5) == ends
+
+
 # -- bad input: exit status 2, a message naming the problem, nothing overwritten ---------
 
 def test_corrupt_checkpoint_fails_cleanly_and_is_left_alone(trained, tmp_path, capsys):

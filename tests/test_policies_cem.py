@@ -135,6 +135,20 @@ def test_close_in_place_follows_the_environments_gripper_rule():
     assert np.all(actions[:, :3] > 0)  # the input is left alone
 
 
+@pytest.mark.parametrize("closure, close, ends", [
+    (0.05, 1.0, False),  # open hand, close and end: closes only, ends after seeing the closure
+    (0.95, 1.0, True),  # shut on nothing: ending now is the policy's informed choice
+    (0.70, 1.0, True),  # holding something
+    (0.05, 0.0, True),  # ending with an open hand without closing is left alone
+])
+def test_check_grasp_ends_an_episode_only_after_the_hand_has_closed(closure, close, ends):
+    action = np.array([0, 0, 0, 0, 1, close, 0, 1], np.float32)
+    sent = SPEC.check_grasp(action, closure)
+    assert (sent[7] > 0.5) == ends
+    np.testing.assert_array_equal(sent[:7], action[:7])
+    assert action[7] == 1.0  # the input is left alone
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -86,6 +86,19 @@ def test_finite_q_values_give_moves_not_stops(bundle):
     assert not action.stop and action.q_value == pytest.approx(1 / (1 + math.exp(-1)))
 
 
+@pytest.mark.parametrize("closure, ends", [(0.0, False), (0.98, True)])
+def test_the_runtime_checks_the_grasp_before_ending_as_evaluation_does(bundle, closure, ends):
+    class PrefersCloseAndEnd:
+        def score_fn(self, image, state):
+            return lambda actions: actions[..., 5] + actions[..., 7] - actions[..., 6]
+
+    policy = BundlePolicy(bundle, PrefersCloseAndEnd())
+    obs = observation(bundle, timestamp=100.0)
+    obs["gripper_closed"] = closure
+    action = policy.act(obs, now=100.0)
+    assert action.gripper == "close" and action.terminate == ends and action.policy_action[7] == float(ends)
+
+
 @settings(max_examples=300, deadline=None)
 @given(translation=st.lists(anything, min_size=3, max_size=3), rotation=anything,
        tool=arrays(np.float64, 3, elements=st.floats(-1.0, 1.0)))

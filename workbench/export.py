@@ -32,7 +32,7 @@ from policies.bundle import (FORMAT_NAME, GOLDEN_NAME, MANIFEST_NAME, ONNX_INPUT
                              ONNX_OUTPUTS, SCHEMA_VERSION, WEIGHTS_NAME, BundleError, sha256_file)
 from policies.cem import CEMConfig
 from policies.qnet import QNetwork, count_parameters
-from policies.spec import ACTION_DIM, STATE_DIM, ActionSpec
+from policies.spec import ACTION_DIM, OPEN_HAND_CLOSURE, STATE_DIM, ActionSpec
 from scenes.spec import SceneSpec
 from workbench.bundle_specs import action_section, control_section, observation_section, safety_section, scene_geometry
 from workbench.errors import UserError
@@ -222,7 +222,9 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                                       "rng.standard_normal((B, K, 5)) then rng.random((B, K, 3)) from a "
                                       "numpy Generator; samples are scored and returned with zero "
                                       "translation where they close the gripper (ActionSpec.close_in_place); "
-                                      "the answer is the best sample scored"},
+                                      "the answer is the best sample scored; from a state whose closure "
+                                      f"is below {OPEN_HAND_CLOSURE}, the policy sends closing and "
+                                      "terminating as closing only (ActionSpec.check_grasp)"},
             "control": control_section(scene_spec),
             "safety": safety_section(scene_spec, geometry, max_observation_age),
             "golden": {"file": GOLDEN_NAME, "logit_atol": LOGIT_TOLERANCE, "preprocess_atol": PREPROCESS_TOLERANCE,
