@@ -41,7 +41,9 @@ _POSTGRES = "needs a PostgreSQL server; PASSWORD and DBHOST stand for yours"
 # Commands the test does not execute, by their text as written (comments dropped, whitespace
 # collapsed, quotes removed); `workbench` ones are still parsed by the real parser.
 NOT_RUN = {
-    # README.md: set-up
+    # README.md: prerequisites and set-up
+    "sudo apt-get install -y --no-install-recommends libegl1 libegl-mesa0 libgl1-mesa-dri":
+        "installs system packages",
     "pip install torch==2.13.0": "installs packages",
     "pip install -e .": "installs packages",
     "pip install -e .[dev]": "installs packages",
@@ -93,7 +95,7 @@ NOT_RUN = {
     "workbench bench learn --minutes 60 --json": "an hour of training",
     "workbench bench scale --json": "benchmark: about two minutes, starts a Ray cluster",
     "workbench bench backends --json": "trains QT-Opt twice, with each backend: hours",
-    # README.md: running on several machines
+    # docs/several-machines.md (README.md repeats its first two commands)
     "workbench collect --backend ray --out runs/NAME/offline --episodes 3000": "3000 episodes: minutes",
     "workbench train --backend ray --run runs/NAME --minutes 60 --collectors 1 --updaters 1": _TRAINING,
     "pip install -e .[ray]": "installs packages",
