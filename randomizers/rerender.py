@@ -1,7 +1,7 @@
 """Re-render a recorded episode under the same or a new visual randomization, without simulating.
 
 An episode is its physics states (info["physics_state"] at reset and after
-each step, in `workbench.env.STATE_SPEC`), its object ids and its
+each step, in `workbench.sim.env.STATE_SPEC`), its object ids and its
 randomization records (info["randomization"] at reset and at each step).
 Rebuilding the scene (scaled as recorded) and replaying the visual samples
 frame by frame gives the episode's frames again, pixel for pixel; drawing new
@@ -21,7 +21,7 @@ from randomizers.episode import VISUAL, Randomization
 from scenes.render import SceneRenderer
 from scenes.spec import SceneSpec
 
-STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # as workbench.env records it
+STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # as workbench.sim.env records it
 
 
 def recorded_scales(records: list[dict]) -> tuple[float, ...] | None:

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from scenes.errors import SpecError
+
 PRIMITIVE_KINDS = ("box", "sphere", "cylinder", "capsule", "ellipsoid")
 NUM_PRIMITIVES = 100
 NUM_MESHES = 1000
@@ -116,8 +118,6 @@ def draw_object_ids(rng: np.random.Generator, count: int, split: str, kinds: str
     """`count` distinct ids from a split, drawn with the caller's generator."""
     pool = split_ids(split, kinds, meshes)
     if count > len(pool):
-        from scenes.spec import SpecError  # late import: spec imports this module
-
         raise SpecError(f"cannot draw {count} objects: only {len(pool)} of kinds {kinds!r} are in the {split!r} split")
     return tuple(int(i) for i in rng.choice(pool, size=count, replace=False))
 

@@ -14,6 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from scenes.errors import SpecError
+from scenes.meshes import read_mesh
+from scenes.objects import CUSTOM_ID_BASE, LIBRARY_SIZE, split_ids
+
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
 Positive = Annotated[float, Field(gt=0)]
@@ -23,10 +27,6 @@ Vec3 = tuple[float, float, float]
 Rgb = tuple[Unit, Unit, Unit]
 MAX_OBJECT_SIZE = 0.2  # m: a larger custom mesh neither fits the gripper nor the bin
 MIN_OBJECT_SIZE = 0.005
-
-
-class SpecError(ValueError):
-    """A spec file that cannot be used; the message is ready to show a user."""
 
 
 class Strict(BaseModel):
@@ -66,8 +66,6 @@ class MeshObjectSpec(Strict):
     @field_validator("file")
     @classmethod
     def _readable_mesh(cls, value: str, info: ValidationInfo) -> str:
-        from scenes.meshes import read_mesh  # late import: numpy only, but not needed by most specs
-
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = Path((info.context or {}).get("base_dir", ".")) / path
@@ -77,8 +75,6 @@ class MeshObjectSpec(Strict):
 
     @model_validator(mode="after")
     def _graspable_size(self) -> "MeshObjectSpec":
-        from scenes.meshes import read_mesh
-
         extents = read_mesh(self.file).extents * self.scale
         size = " x ".join(f"{v:.3g}" for v in extents)
         if extents.max() > MAX_OBJECT_SIZE:
@@ -168,7 +164,7 @@ class RenderSpec(Strict):
     """Rendering quality and the texture pool."""
 
     shadow_size: Annotated[int, Field(ge=0, le=8192)] = Field(
-        128, description="shadow map size, pixels; software rendering cost grows ~50x from 0 to 4096")
+        128, description="shadow map size, pixels; software rendering cost grows steeply with it (docs/benchmarks.md)")
     headlight: Unit = Field(0.3, description="diffuse intensity of MuJoCo's headlight")
     texture_size: Annotated[int, Field(ge=8, le=512)] = Field(64, description="side of every surface texture, pixels")
     texture_pool: Annotated[int, Field(ge=0, le=256)] = Field(
@@ -269,8 +265,6 @@ def read_toml(path: Path) -> dict:
 
 def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None = None) -> SceneSpec:
     """Validate a scene's data; relative mesh files are looked up in `base_dir` (default: here)."""
-    from scenes.objects import CUSTOM_ID_BASE, LIBRARY_SIZE, split_ids  # late: objects imports nothing from here
-
     try:
         spec = SceneSpec.model_validate(data, context={"base_dir": base_dir or "."})
     except ValidationError as exc:

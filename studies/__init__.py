@@ -17,6 +17,6 @@ as dotted paths into that config (``randomizers.lighting.intensity.high``).
   with their parent.
 - ``report`` and ``best``: plots, tables, and the chosen profile and CEM settings.
 
-Only ``workbench.commands.study`` imports this package, and only inside its command
+Only ``workbench.cli.commands.study`` imports this package, and only inside its command
 functions.
 """

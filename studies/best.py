@@ -23,12 +23,12 @@ import optuna
 import tomli_w
 from optuna.trial import TrialState
 
+from policies.runtime.files import atomic_write_bytes
 from studies.report import load_study, pareto_front
 from studies.runner import FAIL_REASON, METRICS
 from studies.spec import Study
 from studies.trial_config import resolve
 from workbench.errors import UserError
-from workbench.files import write_bytes_atomic
 
 REQUIREMENT = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
 
@@ -106,7 +106,7 @@ def train_config(spec: Study, trial, profile_path: Path | None) -> dict:
 def write_best(spec: Study, out: Path, trial_number: int | None = None, objective: str | None = None,
                requirements: list[str] = (), force: bool = False) -> dict:
     from randomizers import format_profile, load_profile
-    from workbench.train import read_toml, validate_config
+    from workbench.training.config import read_toml, validate_config
 
     study = load_study(spec)
     trial = choose_trial(study, spec, trial_number, objective, requirements)
@@ -124,10 +124,10 @@ def write_best(spec: Study, out: Path, trial_number: int | None = None, objectiv
     header = f"# Chosen by `workbench study best`: study {spec.name}, trial {trial.number} ({shown}).\n"
     if writes_profile:
         resolved = resolve(spec.base, spec.profile, trial.params, spec.kind, f"{spec.name}-trial-{trial.number}")
-        write_bytes_atomic(out, (header + format_profile(resolved.profile)).encode())
+        atomic_write_bytes(out, (header + format_profile(resolved.profile)).encode())
         load_profile(out)  # it loads as a profile
     data = train_config(spec, trial, out if writes_profile else None)
-    write_bytes_atomic(config_path, (header + tomli_w.dumps(data)).encode())
+    atomic_write_bytes(config_path, (header + tomli_w.dumps(data)).encode())
     validate_config(read_toml(config_path), str(config_path))  # it loads as a training config
     return {"study": spec.name, "trial": trial.number, "metrics": metrics, "params": trial.params,
             "files": [str(p) for p in targets], "train_config": data}

@@ -8,7 +8,7 @@ trajectories once (``<study>/shared/trajectories-<key>/``: the explorer episodes
 the base profile, with their physics states and randomization records) and each trial
 re-renders them under its own profile with fresh visual draws
 (``randomizers.rerender``). Otherwise every trial collects its own episodes
-(``workbench.collect``). Both write a normal offline directory that ``workbench train``
+(``workbench.rollout.collect``). Both write a normal offline directory that ``workbench train``
 reads, ``collect.json`` included.
 """
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from policies.replay import OfflineStore
+from policies.qtopt.replay import OfflineStore
+from policies.runtime.files import atomic_write_bytes
 from randomizers import Profile
-from workbench.files import write_bytes_atomic
 
 RERENDER_STREAM = 70
 PHYSICS_KEY, RECORDS_KEY = "physics_states", "randomization_records"
@@ -55,8 +55,8 @@ def trajectory_key(scene: str, profile: Profile, seed: int, episodes: int, image
 def record_trajectories(folder: Path, *, scene: str, profile: Profile, seed: int, episodes: int, image_size: int,
                         policy: str) -> OfflineStore:
     """Explorer episodes 0..episodes-1 as ``workbench collect`` would draw them, plus physics; missing ones only."""
-    from workbench.collect import OFFLINE_SOURCE, episode_id, episode_seed, make_env, policy_rng, run_episode
-    from workbench.scripted import make_policy
+    from workbench.rollout.collect import OFFLINE_SOURCE, episode_id, episode_seed, make_env, policy_rng, run_episode
+    from workbench.rollout.qtopt_policy import make_policy
 
     store = OfflineStore(folder)
     present = {path.name for path in store.paths()}
@@ -102,7 +102,7 @@ def rerender(trajectories: OfflineStore, out: Path, profile: Profile, seed: int,
     for path in trajectories.paths():
         if path.name in present:
             continue
-        from policies.replay import read_episode
+        from policies.qtopt.replay import read_episode
 
         source = read_episode(path)
         states, records = source.info[PHYSICS_KEY], source.info[RECORDS_KEY]
@@ -124,7 +124,7 @@ def prepare_offline(out: Path, *, study_dir: Path, scene: str, base_profile: Pro
                     profile_path: Path, seed: int, episodes: int, image_size: int, policy: str,
                     rerender_ok: bool) -> dict:
     """Fill ``out`` (a run's offline/) for one trial; returns how, and how long it took."""
-    from workbench.collect import MANIFEST, CollectSettings, collect
+    from workbench.rollout.collect import MANIFEST, CollectSettings, collect
 
     start = time.monotonic()
     if not rerender_ok:
@@ -140,6 +140,6 @@ def prepare_offline(out: Path, *, study_dir: Path, scene: str, base_profile: Pro
     settings = CollectSettings(scene=scene, profile=str(profile_path), split="train", policy=policy, seed=seed,
                                image_size=image_size)
     manifest = settings.to_json() | {"rerendered_from": str(folder)}
-    write_bytes_atomic(out / MANIFEST, json.dumps(manifest, indent=2).encode())
+    atomic_write_bytes(out / MANIFEST, json.dumps(manifest, indent=2).encode())
     return {"offline": "rerendered", "episodes": episodes, "seconds": time.monotonic() - start,
             "record_seconds": recorded - start}

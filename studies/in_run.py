@@ -18,10 +18,10 @@ from pathlib import Path
 
 import tomli_w
 
+from policies.runtime.files import atomic_write_bytes
 from studies.metrics import METRICS
 from studies.spec import parse_study, read_study_text
 from workbench.errors import UserError
-from workbench.files import write_bytes_atomic
 
 QUICK_STUDY = Path(__file__).parent / "quick.toml"
 
@@ -63,7 +63,7 @@ def run_quick_study(directory: str | Path, *, trials: int, minutes: float, seed:
         "trials": trial_rows(study, spec), "importances": importances, "importances_note": note,
         "best": best, "report": report["html"],
     }
-    write_bytes_atomic(directory / "summary.json", json.dumps(summary, indent=2, default=str).encode())
+    atomic_write_bytes(directory / "summary.json", json.dumps(summary, indent=2, default=str).encode())
     return {"trials": sum(run["states"].values()), "states": run["states"], "best_trial": best.get("trial"),
             "best_metrics": best.get("metrics"), "importances": importances}
 

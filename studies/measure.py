@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from policies.cem import CEMConfig
-from policies.replay import OfflineStore
-from policies.spec import ActionSpec
+from policies.qtopt.replay import OfflineStore
+from policies.runtime.cem import CEMConfig
+from policies.runtime.spec import ActionSpec
 from studies.metrics import DOMAIN, LATENCY, OPC, SUCCESS, MetricUndefined
 from studies.trial_config import EvalConfig
-from workbench.evaluate import SuccessRate, run_episodes
+from workbench.rollout.evaluate import SuccessRate, run_episodes
 
-TARGET_SOURCE = 60  # seed stream of the labelled target episodes (workbench.collect's sources are < 60)
+TARGET_SOURCE = 60  # seed stream of the labelled target episodes (workbench.rollout.collect's sources are < 60)
 TRANSFER_STREAM = 61
 
 
@@ -54,7 +54,7 @@ class TargetDomain:
     """The eval suite's environment, and the transfer target: frames and labelled episodes."""
 
     def __init__(self, eval_config: EvalConfig, image_size: int, cache_dir: Path):
-        from workbench.suites import get_suites
+        from workbench.evaluation.suites import get_suites
 
         self.config = eval_config
         self.image_size = image_size
@@ -67,14 +67,14 @@ class TargetDomain:
 
     def env(self):
         if self._env is None:
-            from workbench.suites import make_suite_env
+            from workbench.evaluation.suites import make_suite_env
 
             self._env = make_suite_env(self.suite, self.image_size)
         return self._env
 
     def _real_data(self):
         if self._real is None:
-            from workbench.realdata import RealDataError, load_real_data
+            from workbench.evaluation.realdata import RealDataError, load_real_data
 
             try:
                 self._real = load_real_data(self.config.target_data, self.image_size)
@@ -88,12 +88,12 @@ class TargetDomain:
         if self._frames is None:
             count = self.config.transfer_images
             if self.config.target_data:
-                from workbench.metrics.transfer import subsample, target_images
+                from workbench.evaluation.metrics.transfer import subsample, target_images
 
                 images, _ = target_images(self._real_data())
                 self._frames = subsample(images, count, np.random.default_rng([self.config.seed, TRANSFER_STREAM]))
             else:
-                from workbench.suites import reset_frames
+                from workbench.evaluation.suites import reset_frames
 
                 self._frames = reset_frames(self.suite, count, self.config.seed, self.image_size)
         return self._frames
@@ -112,8 +112,8 @@ class TargetDomain:
 
     def _suite_episodes(self):
         """Explorer episodes in the suite (the same for every trial), cached on disk."""
-        from workbench.collect import episode_id, episode_seed, policy_rng, run_episode
-        from workbench.scripted import ExplorerPolicy
+        from workbench.rollout.collect import episode_id, episode_seed, policy_rng, run_episode
+        from workbench.sim.scripted import ExplorerPolicy
 
         config = self.config
         folder = self.cache_dir / (f"target-{self.suite.name}-{self.image_size}px-seed{config.seed}-"
@@ -149,8 +149,8 @@ def success_and_latency(env, qnet, cem: CEMConfig, spec: ActionSpec, episodes: i
                         seed: int) -> tuple[SuccessRate, float]:
     """Greedy CEM policy success over ``episodes`` (episode i: ``run_episodes`` with seed ``seed + i``, so a
     rung of the first k episodes sees the same scenes), and its median action time in ms."""
-    from workbench.evaluate import wilson_interval
-    from workbench.qtopt_policy import QTOptPolicy
+    from workbench.rollout.evaluate import wilson_interval
+    from workbench.rollout.qtopt_policy import QTOptPolicy
 
     timed = TimedPolicy(QTOptPolicy(qnet, cem, spec))
     successes = sum(run_episodes(env, timed, 1, seed + index, progress=False).successes for index in range(episodes))
@@ -159,9 +159,9 @@ def success_and_latency(env, qnet, cem: CEMConfig, spec: ActionSpec, episodes: i
 
 def domain_gap(qnet, sim_frames: np.ndarray, target_frames: np.ndarray, seed: int, bootstrap: int,
                wanted: set[str]) -> dict:
-    from workbench.metrics.domain_classifier import domain_classifier_accuracy
-    from workbench.metrics.features import encoder_features
-    from workbench.metrics.kid import kernel_inception_distance
+    from workbench.evaluation.metrics.domain_classifier import domain_classifier_accuracy
+    from workbench.evaluation.metrics.features import encoder_features
+    from workbench.evaluation.metrics.kid import kernel_inception_distance
 
     sim, target = encoder_features(qnet, sim_frames), encoder_features(qnet, target_frames)
     values = {}
@@ -175,8 +175,8 @@ def domain_gap(qnet, sim_frames: np.ndarray, target_frames: np.ndarray, seed: in
 
 
 def opc(qnet, labelled, wanted: set[str]) -> dict:
-    from workbench.metrics.features import q_values
-    from workbench.metrics.opc import off_policy_classification
+    from workbench.evaluation.metrics.features import q_values
+    from workbench.evaluation.metrics.opc import off_policy_classification
 
     images, states, actions, index, success = labelled
     result = off_policy_classification(q_values(qnet, images, states, actions), index, success)

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from policies.cem import CEMConfig
+from policies.runtime.cem import CEMConfig
+from policies.runtime.files import atomic_write_bytes
 from studies.early_stop import INTERMEDIATE, stop_reason
 from studies.measure import Measured, TargetDomain, TimedPolicy, measure
 from studies.metrics import LATENCY, SUCCESS
 from studies.spec import Study
 from studies.trial_config import ResolvedTrial
 from workbench.errors import UserError
-from workbench.files import write_bytes_atomic
 
 PRUNE_REASON = "prune_reason"
 
@@ -86,7 +86,7 @@ class Reporter:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode())
+    atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())
 
 
 class PipelineObjective:
@@ -106,19 +106,19 @@ class PipelineObjective:
     def __call__(self, context: TrialContext) -> Measured:
         import tomli_w
 
-        from policies.checkpoint import CheckpointError, learner_from_checkpoint
+        from policies.qtopt.checkpoint import CheckpointError, learner_from_checkpoint
         from randomizers import format_profile
         from studies.data import prepare_offline
         from studies.training import CHECKPOINT, Trainer, TrialFailure
-        from workbench.metrics.transfer import training_domain_frames
+        from workbench.evaluation.metrics.transfer import training_domain_frames
 
         spec, resolved, folder = self.spec, context.resolved, context.directory
         config = resolved.config
         profile_path = folder / "profile.toml"
-        write_bytes_atomic(profile_path, format_profile(resolved.profile).encode())
+        atomic_write_bytes(profile_path, format_profile(resolved.profile).encode())
         pipeline = resolved.pipeline.model_copy(update={"profile": str(profile_path)})
         train_path = folder / "train.toml"
-        write_bytes_atomic(train_path, tomli_w.dumps(pipeline.model_dump(mode="json")).encode())
+        atomic_write_bytes(train_path, tomli_w.dumps(pipeline.model_dump(mode="json")).encode())
         qcfg = pipeline.qtopt
         cem = resolved.cem(qcfg.act_cem)
         run_dir = folder / "run"
@@ -173,8 +173,8 @@ class CEMObjective:
     """The trial's CEM settings on a trained run's Q-network: one trial of a ``cem`` study."""
 
     def __init__(self, spec: Study):
-        from policies.checkpoint import CheckpointError, learner_from_checkpoint
-        from workbench.qtopt_policy import CHECKPOINT_NAME
+        from policies.qtopt.checkpoint import CheckpointError, learner_from_checkpoint
+        from workbench.rollout.qtopt_policy import CHECKPOINT_NAME
 
         self.spec = spec
         run = Path(spec.base.run)
@@ -193,7 +193,7 @@ class CEMObjective:
         self.targets: dict[str, TargetDomain] = {}
 
     def __call__(self, context: TrialContext) -> Measured:
-        from workbench.evaluate import wilson_interval
+        from workbench.rollout.evaluate import wilson_interval
 
         resolved = context.resolved
         config = resolved.config.eval
@@ -207,8 +207,8 @@ class CEMObjective:
         if not reporter.wanted:
             measured = measure(wanted, self.qnet, cem, self.action_spec, target, config.episodes)
             return Measured(measured.values, measured.optimistic, {**measured.details, "cem": dataclasses.asdict(cem)})
-        from workbench.evaluate import run_episodes
-        from workbench.qtopt_policy import QTOptPolicy
+        from workbench.rollout.evaluate import run_episodes
+        from workbench.rollout.qtopt_policy import QTOptPolicy
 
         timed = TimedPolicy(QTOptPolicy(self.qnet, cem, self.action_spec))
         env = target.env()

@@ -18,7 +18,7 @@ def die_with_parent() -> None:
     """First thing in a child started by ``child_env(parent=True)``: get SIGKILL when the parent dies
     (Linux), and exit at once if it already has. (Done in the child, not as ``preexec_fn``, which is
     unsafe in a process with threads, such as a worker with its heartbeat.)"""
-    from workbench.pipeline import set_parent_death_signal
+    from workbench.training.pipeline import set_parent_death_signal
 
     expected = os.environ.pop(PARENT_ENV, None)
     set_parent_death_signal()

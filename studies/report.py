@@ -25,10 +25,10 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from policies.runtime.files import atomic_write_bytes
 from studies.runner import FAIL_REASON, METRICS, state_counts
 from studies.spec import Study
 from studies.storage import open_storage
-from workbench.files import write_bytes_atomic
 
 TOP = 10
 
@@ -165,9 +165,9 @@ def write_report(spec: Study, out: Path | None = None) -> dict:
     out = Path(out) if out is not None else spec.directory / "report"
     plots, skipped = make_plots(study, spec)
     for name, payload in plots.items():
-        write_bytes_atomic(out / name, payload)
+        atomic_write_bytes(out / name, payload)
     rows = trial_rows(study, spec)
-    write_bytes_atomic(out / "trials.json", json.dumps(rows, indent=2, default=str).encode())
+    atomic_write_bytes(out / "trials.json", json.dumps(rows, indent=2, default=str).encode())
     best = best_trials(study, spec)
     header, table = best_table(spec, best)
     title = "Pareto front" if spec.multi_objective else f"Best {min(TOP, len(best))} trials"
@@ -178,8 +178,8 @@ def write_report(spec: Study, out: Path | None = None) -> dict:
     markdown = (f"# Study {spec.name}: {title}\n\n" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                 + "\n\n" + (markdown_table(header, table) if table else "No complete trial yet.\n")
                 + f"\nPick one: `{pick}`\n")
-    write_bytes_atomic(out / "best_trials.md", markdown.encode())
-    write_bytes_atomic(out / "report.html", _html(spec, counts, plots, skipped, title, header, table, rows,
+    atomic_write_bytes(out / "best_trials.md", markdown.encode())
+    atomic_write_bytes(out / "report.html", _html(spec, counts, plots, skipped, title, header, table, rows,
                                                   pick).encode())
     return {"study": spec.name, "out": str(out), "html": str(out / "report.html"), "table": str(out / "best_trials.md"),
             "plots": sorted(plots), "skipped": skipped, "states": counts, "best": [t.number for t in best]}

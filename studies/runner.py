@@ -33,13 +33,13 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from policies.runtime.files import atomic_write_bytes
 from studies.processes import child_env, identity, process_alive
 from studies.space import suggest
 from studies.spec import Study, parse_study
 from studies.storage import open_storage, shown
 from studies.trial_config import ConfigError, resolve
 from workbench.errors import UserError
-from workbench.files import write_bytes_atomic
 
 STUDY_FILE_ATTR = "workbench.study_file"  # the study file's text, so any machine can resume from the storage
 IDENTITY_ATTR = "workbench.identity"
@@ -103,9 +103,9 @@ def _identity_of(study: optuna.Study, wait: float = IDENTITY_WAIT_SECONDS) -> di
 def write_study_directory(spec: Study) -> None:
     """``<directory>/study.toml`` (the file's text) and ``study.json`` (where its storage is)."""
     directory = spec.directory
-    write_bytes_atomic(directory / "study.toml", spec.text.encode())
+    atomic_write_bytes(directory / "study.toml", spec.text.encode())
     record = {"name": spec.name, "kind": spec.kind, "storage": spec.storage_url, "source": spec.source}
-    write_bytes_atomic(directory / "study.json", json.dumps(record, indent=2).encode())
+    atomic_write_bytes(directory / "study.json", json.dumps(record, indent=2).encode())
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -239,7 +239,7 @@ def run_trial(study: optuna.Study, spec: Study, objective, log) -> TrialState:
             params = suggest(trial, spec.params)
             resolved = resolve(spec.base, spec.profile, params, spec.kind, f"{spec.name}-trial-{number}")
             folder.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(folder / "trial.json", json.dumps(
+            atomic_write_bytes(folder / "trial.json", json.dumps(
                 {"study": spec.name, "number": number, "params": params,
                  "config": resolved.config.model_dump(mode="json")}, indent=2).encode())
             deadline = started + spec.file.budget.trial_minutes * 60
@@ -255,7 +255,7 @@ def run_trial(study: optuna.Study, spec: Study, objective, log) -> TrialState:
                 trial.set_user_attr("cem", measured.details["cem"])
             trial.set_user_attr("feasible", feasible)
             trial.set_user_attr("seconds", round(time.monotonic() - started, 1))
-            write_bytes_atomic(folder / "result.json", json.dumps(
+            atomic_write_bytes(folder / "result.json", json.dumps(
                 {"number": number, "state": "complete", "metrics": measured.values, "details": measured.details},
                 indent=2, default=str).encode())
         except optuna.TrialPruned as pruned:
@@ -272,7 +272,7 @@ def run_trial(study: optuna.Study, spec: Study, objective, log) -> TrialState:
         except Exception as error:  # noqa: BLE001 - a bug or a library error: recorded, the study goes on
             reason, state = f"{type(error).__name__}: {error}", TrialState.FAIL
             if folder.exists():
-                write_bytes_atomic(folder / "error.txt", traceback.format_exc().encode())
+                atomic_write_bytes(folder / "error.txt", traceback.format_exc().encode())
         else:
             state = TrialState.COMPLETE
     seconds = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""A trial's training: ``workbench train`` in a child process (``studies.train_child``), watched from the worker.
+"""A trial's training: ``workbench train`` in a child process (``workbench.cli.train_child``), watched from the worker.
 
 The trainer writes its checkpoint every ``checkpoint_every`` learner steps (atomically);
 the worker copies each new one and measures it while training goes on, as QT-Opt's
@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from policies.runtime.files import atomic_write_bytes
 from studies.processes import child_env
-from workbench.files import write_bytes_atomic
 
 CHECKPOINT = "checkpoint.safetensors"
 HISTORY = "history.json"
@@ -64,7 +64,7 @@ class Trainer:
         self.copy = run_dir.parent / "measured-checkpoint.safetensors"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "studies.train_child", "--run", str(self.run_dir),
+        command = [sys.executable, "-m", "workbench.cli.train_child", "--run", str(self.run_dir),
                    "--config", str(self.config_path), "--json"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -93,7 +93,7 @@ class Trainer:
                 except OSError:
                     payload = None
                 if payload:
-                    write_bytes_atomic(self.copy, payload)
+                    atomic_write_bytes(self.copy, payload)
                     yield self.copy
                 continue  # look again at once: the trainer may have ended meanwhile
             if code is not None:

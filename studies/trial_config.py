@@ -6,7 +6,7 @@
     scene = "bin_grasp"
     profile = "default"        # the randomization profile that `randomizers.*` parameters edit
     run = "runs/main"          # kind "cem": the trained run whose Q-network is evaluated
-    [base.train]               # kind "pipeline": PipelineConfig values (workbench.train), not seed/scene/profile
+    [base.train]               # kind "pipeline": PipelineConfig values (workbench.training.train), not seed/scene/profile
     [base.cem]                 # CEM of the evaluated policy; unset fields: the run's (or the training) act_cem
     [base.collect]             # kind "pipeline": offline episodes per trial
     [base.eval]                # the evaluation: suite, episodes, seeds, target data
@@ -26,11 +26,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policies.cem import CEMConfig
+from policies.runtime.cem import CEMConfig
 from randomizers import Profile, ProfileError, get_path, load_profile
 from randomizers.paths import flatten
 from workbench.errors import UserError
-from workbench.train import PipelineConfig
+from workbench.training.config import PipelineConfig
 
 ROOTS = ("randomizers", "train", "cem", "collect", "eval", "seed", "scene", "profile")
 PIPELINE_OWN = ("seed", "scene", "profile")  # set at the top of [base], not inside [base.train]
@@ -130,7 +130,7 @@ def load_base(data: dict, kind: str, source: str) -> tuple[BaseConfig, Profile]:
         load_scene(base.scene)
     except SpecError as error:
         raise UserError(f"{source}: base.scene = {base.scene!r}: {error}") from None
-    from workbench.suites import get_suites
+    from workbench.evaluation.suites import get_suites
 
     try:
         get_suites(base.eval.suite)

@@ -10,12 +10,12 @@ import torch
 
 
 def make_run(directory: Path, arch: str = "fast", image_size: int = 64, seed: int = 0) -> Path:
-    """A run directory as workbench.train writes it: config.json + checkpoint.safetensors (untrained)."""
-    from policies.cem import CEMConfig
-    from policies.checkpoint import save_checkpoint
-    from policies.config import QTOptConfig
-    from policies.learner import Learner
-    from workbench.train import PipelineConfig
+    """A run directory as workbench.training.train writes it: config.json + checkpoint.safetensors (untrained)."""
+    from policies.qtopt.checkpoint import save_checkpoint
+    from policies.qtopt.config import QTOptConfig
+    from policies.qtopt.learner import Learner
+    from policies.runtime.cem import CEMConfig
+    from workbench.training.config import PipelineConfig
 
     torch.set_num_threads(1)
     # Acting with the paper's 2 x 64: an untrained network scores many actions within float error
@@ -32,7 +32,7 @@ def make_run(directory: Path, arch: str = "fast", image_size: int = 64, seed: in
 
 
 def export(run: Path, out: Path) -> Path:
-    from workbench.export import export_run
+    from workbench.deploy.export import export_run
 
     export_run(run, out)
     return out

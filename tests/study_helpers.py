@@ -10,8 +10,8 @@ IMAGE = 16
 
 def tiny_run(run: Path) -> Path:
     """A trained run directory: 3 explorer episodes at 16x16, 4 learner steps."""
-    from workbench.collect import collect
-    from workbench.train import train
+    from workbench.rollout.collect import collect
+    from workbench.training.train import train
 
     collect(run / "offline", episodes=3, seed=0, image_size=IMAGE, progress=False)
     train(run, progress=False, overrides={

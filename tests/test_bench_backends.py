@@ -2,7 +2,7 @@
 
 import pytest
 
-from workbench.bench_backends import compare_across_seeds, t_interval
+from workbench.bench.backends import compare_across_seeds, t_interval
 
 
 def test_t_interval_matches_a_hand_computed_case():

@@ -49,6 +49,7 @@ NOT_RUN = {
     "pip install -e .[dev]": "installs packages",
     "workbench run": "the main job: about 25 minutes",
     "python -m pytest -q": "the whole test suite, this test included",
+    "lint-imports": "the import contracts; tests/test_architecture.py runs it",
     # README.md: commands
     "workbench run --name long --budget 2": "the main job at twice its budget: about 50 minutes",
     "workbench report runs/main": "needs the run directory the main job writes",

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from workbench import ENV_ID, GraspEnv
-from workbench.scripted import ExplorerPolicy, OraclePolicy, make_action
+from workbench import ENV_ID
+from workbench.sim.env import GraspEnv
+from workbench.sim.scripted import ExplorerPolicy, OraclePolicy, make_action
 
 
 @pytest.fixture(scope="module")

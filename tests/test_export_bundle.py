@@ -12,12 +12,12 @@ import safetensors.numpy
 import torch
 from bundle_helpers import export, make_run
 
-from policies.action_selection import cem_select
-from policies.bundle import SCHEMA_VERSION, open_bundle
-from policies.qnet import build_qnet
-from policies.runtime import load_policy
-from policies.spec import ActionSpec
-from workbench.export import random_actions, random_observations, torch_logits
+from policies.qtopt.action_selection import cem_select
+from policies.qtopt.qnet import build_qnet
+from policies.runtime.bundle import SCHEMA_VERSION, open_bundle
+from policies.runtime.policy import load_policy
+from policies.runtime.spec import ActionSpec
+from workbench.deploy.export import random_actions, random_observations, torch_logits
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +87,9 @@ def test_weights_load_into_a_fresh_network(runs):
 
 
 def test_bundle_and_eval_act_with_the_polyak_average_not_the_online_network(tmp_path):
-    from policies.bench import random_transitions
-    from policies.checkpoint import learner_from_checkpoint, save_checkpoint
-    from workbench.qtopt_policy import load_run_policy
+    from policies.qtopt.batches import random_transitions
+    from policies.qtopt.checkpoint import learner_from_checkpoint, save_checkpoint
+    from workbench.rollout.qtopt_policy import load_run_policy
 
     run = make_run(tmp_path / "run", seed=4)
     learner, info = learner_from_checkpoint(run / "checkpoint.safetensors")
@@ -111,7 +111,7 @@ def test_bundle_and_eval_act_with_the_polyak_average_not_the_online_network(tmp_
 
 @pytest.mark.parametrize("arch", ["fast", "paper"])
 def test_onnx_q_values_match_torch_on_1000_random_observations(runs, arch):
-    from policies.checkpoint import learner_from_checkpoint
+    from policies.qtopt.checkpoint import learner_from_checkpoint
 
     run, bundle = runs[arch]
     torch.set_num_threads(1)
@@ -132,7 +132,7 @@ def test_onnx_q_values_match_torch_on_1000_random_observations(runs, arch):
 
 @pytest.mark.parametrize("arch", ["fast", "paper"])
 def test_runtime_cem_picks_the_training_codes_action(runs, arch):
-    from policies.checkpoint import learner_from_checkpoint
+    from policies.qtopt.checkpoint import learner_from_checkpoint
 
     run, bundle = runs[arch]
     qnet = learner_from_checkpoint(run / "checkpoint.safetensors")[0].policy_net.eval()
@@ -148,8 +148,8 @@ def test_runtime_cem_picks_the_training_codes_action(runs, arch):
 
 
 def test_export_refuses_to_overwrite_unless_forced(runs, tmp_path):
+    from workbench.deploy.export import export_run
     from workbench.errors import UserError
-    from workbench.export import export_run
 
     run, _ = runs["fast"]
     out = tmp_path / "bundle"

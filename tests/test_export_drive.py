@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from bundle_helpers import export, make_run
 
-from policies.robot_action import RobotAction
-from policies.runtime import load_policy
-from workbench.drive import bundle_scene, compare_with_run, drive_episodes
-from workbench.drivers.base import DeviceNotConnectedError
-from workbench.drivers.sim import MujocoSimRobot
+from policies.runtime.policy import load_policy
+from policies.runtime.robot_action import RobotAction
+from workbench.deploy.drive import bundle_scene, compare_with_run, drive_episodes
+from workbench.deploy.drivers.base import DeviceNotConnectedError
+from workbench.deploy.drivers.sim import MujocoSimRobot
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,8 @@ def test_sim_driver_speaks_robot_units_and_clamps(scene):
 
 
 def test_driving_locally_and_through_the_server_give_the_same_episodes(made, scene):
-    from policies.client import PolicyClient
-    from policies.server import ServerThread
+    from policies.runtime.client import PolicyClient
+    from policies.runtime.server import ServerThread
 
     _, bundle = made
     with MujocoSimRobot(scene, split="test") as robot:

@@ -11,8 +11,8 @@ import pytest
 import safetensors.numpy
 from bundle_helpers import export, make_run, rewrite_manifest
 
-from policies.bundle import BundleError, open_bundle
-from policies.runtime import load_policy
+from policies.runtime.bundle import BundleError, open_bundle
+from policies.runtime.policy import load_policy
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,26 @@ import os
 
 import numpy as np
 import pytest
-
-from bundle_helpers import make_run
 from browser_helpers import find_browser, render
+from bundle_helpers import make_run
 from transfer_helpers import suite_cache  # noqa: F401 (a fixture)
+
+from policies.runtime.files import atomic_write_bytes
 from workbench.cli import main
-from workbench.evaluate import wilson_interval
-from workbench.files import write_bytes_atomic
-from workbench.main_job import (EXPLORER_EVAL, TRAINED_EVAL, TRANSFER_REPORT, Plan, StageContext, drive_stage,
-                                export_stage, randomization_sheet, scene_sheet, start_job)
-from workbench.reports.html_report import build_html_report, headline, write_html_report
+from workbench.cli.main_job import (
+    EXPLORER_EVAL,
+    TRAINED_EVAL,
+    TRANSFER_REPORT,
+    Plan,
+    StageContext,
+    drive_stage,
+    export_stage,
+    randomization_sheet,
+    scene_sheet,
+    start_job,
+)
+from workbench.evaluation.reports.html_report import build_html_report, headline, write_html_report
+from workbench.rollout.evaluate import wilson_interval
 
 pytestmark = pytest.mark.usefixtures("suite_cache")
 
@@ -28,13 +38,13 @@ SUCCESSES = {"trained": [9, 8, 7, 9, 5], "explorer": [3, 2, 3, 4, 1]}  # of 20, 
 
 
 def write_json(path, data) -> None:
-    write_bytes_atomic(path, json.dumps(data, indent=2).encode())
+    atomic_write_bytes(path, json.dumps(data, indent=2).encode())
 
 
 def write_eval_reports(run) -> None:
-    from workbench.reports.directory import write_report_directory
-    from workbench.reports.eval_report import build_eval_report, eval_record
-    from workbench.suites import SUITES
+    from workbench.evaluation.reports.directory import write_report_directory
+    from workbench.evaluation.reports.eval_report import build_eval_report, eval_record
+    from workbench.evaluation.suites import SUITES
 
     suites = list(SUITES.values())
     rng = np.random.default_rng(0)
@@ -47,12 +57,12 @@ def write_eval_reports(run) -> None:
 
 
 def write_transfer_report(run) -> None:
-    from workbench.metrics.domain_classifier import domain_classifier_accuracy
-    from workbench.metrics.kid import kernel_inception_distance
-    from workbench.metrics.opc import off_policy_classification
-    from workbench.metrics.transfer import PolicyTransfer, compare_domains
-    from workbench.reports.directory import write_report_directory
-    from workbench.reports.transfer_report import PolicyColumn, build_transfer_report, transfer_record
+    from workbench.evaluation.metrics.domain_classifier import domain_classifier_accuracy
+    from workbench.evaluation.metrics.kid import kernel_inception_distance
+    from workbench.evaluation.metrics.opc import off_policy_classification
+    from workbench.evaluation.metrics.transfer import PolicyTransfer, compare_domains
+    from workbench.evaluation.reports.directory import write_report_directory
+    from workbench.evaluation.reports.transfer_report import PolicyColumn, build_transfer_report, transfer_record
 
     rng = np.random.default_rng(1)
     sim, real = (rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8) for _ in range(2))

@@ -3,11 +3,10 @@
 import json
 
 import pytest
-
-from studies.in_run import run_quick_study
 from transfer_helpers import suite_cache  # noqa: F401 (a fixture)
-from workbench import main_job
-from workbench.main_job import Plan, TrainingPlan, marker_path, run_main_job
+
+from workbench.cli import main_job
+from workbench.cli.main_job import Plan, TrainingPlan, marker_path, run_main_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("suite_cache")]
 
@@ -30,7 +29,7 @@ def test_killed_during_training_the_rerun_continues_and_finishes(tmp_path, monke
 
     monkeypatch.setattr(main_job, "train_stage", train_then_die)
     with pytest.raises(Killed):
-        run_main_job(run, seed=0, budget=0.05, study_runner=run_quick_study, plan=TINY)
+        run_main_job(run, seed=0, budget=0.05, plan=TINY)
     done_before = {key: marker_path(run, key).stat().st_mtime_ns for key in ("scene-sheet", "randomization-sheet",
                                                                               "collect")}
     steps_before = json.loads((run / "history.json").read_text())[-1]["step"] if (run / "history.json").exists() else 0
@@ -38,7 +37,7 @@ def test_killed_during_training_the_rerun_continues_and_finishes(tmp_path, monke
 
     monkeypatch.setattr(main_job, "train_stage", real_train)
     lines = []
-    records = run_main_job(run, seed=0, budget=0.05, study_runner=run_quick_study, plan=TINY, out=lines.append)
+    records = run_main_job(run, seed=0, budget=0.05, plan=TINY, out=lines.append)
     assert {key: marker_path(run, key).stat().st_mtime_ns for key in done_before} == done_before  # not redone
     assert sum("done before, skipped" in line for line in lines) == 3
     assert records["train"]["attempts"] == 2 and records["train"]["summary"]["resumed"]

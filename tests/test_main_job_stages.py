@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from workbench.main_job import Attempt, Plan, Stage, marker_path, run_stages, start_job
+from workbench.cli.main_job import Attempt, Plan, Stage, marker_path, run_stages, start_job
 from workbench.errors import UserError
 
 

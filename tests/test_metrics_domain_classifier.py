@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from workbench.metrics.domain_classifier import domain_classifier_accuracy
+from workbench.evaluation.metrics.domain_classifier import domain_classifier_accuracy
 
 
 def test_same_distribution_is_near_chance():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from workbench.metrics.image_stats import histogram_distance, image_set_stats, per_image_stats
-from workbench.sensor_effects import gaussian_blur
+from workbench.evaluation.metrics.image_stats import histogram_distance, image_set_stats, per_image_stats
+from workbench.sim.sensor_effects import gaussian_blur
 
 
 def test_flat_and_two_tone_images():

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-
-from policies.qnet import build_qnet
 from transfer_helpers import suite_cache  # noqa: F401 (a fixture)
-from workbench.metrics.features import encoder_features
-from workbench.metrics.kid import kernel_inception_distance, mmd2_unbiased, polynomial_kernel
-from workbench.metrics.transfer import training_domain_frames
-from workbench.suites import SUITES, reset_frames
+
+from policies.qtopt.qnet import build_qnet
+from workbench.evaluation.metrics.features import encoder_features
+from workbench.evaluation.metrics.kid import kernel_inception_distance, mmd2_unbiased, polynomial_kernel
+from workbench.evaluation.metrics.transfer import training_domain_frames
+from workbench.evaluation.suites import SUITES, reset_frames
 
 pytestmark = pytest.mark.usefixtures("suite_cache")
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from policies.qnet import build_qnet
-from workbench.metrics.features import q_values
-from workbench.metrics.opc import off_policy_classification, reliability_curve, roc_auc, soft_opc
+from policies.qtopt.qnet import build_qnet
+from workbench.evaluation.metrics.features import q_values
+from workbench.evaluation.metrics.opc import off_policy_classification, reliability_curve, roc_auc, soft_opc
 
 
 def test_auc_hand_computed():

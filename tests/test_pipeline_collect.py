@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from policies.replay import OfflineStore, read_episode
+from policies.qtopt.replay import OfflineStore, read_episode
 from workbench import cli
-from workbench.collect import collect
 from workbench.errors import UserError
+from workbench.rollout.collect import collect
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from policies.checkpoint import learner_from_checkpoint
-from policies.replay import OfflineStore, read_episode
+from policies.qtopt.checkpoint import learner_from_checkpoint
+from policies.qtopt.replay import OfflineStore, read_episode
 from workbench import cli
-from workbench.collect import collect
+from workbench.rollout.collect import collect
 
 # Finetuning from the second step, one on-policy episode per step, checkpoints every 3 steps.
 LONG = """

@@ -6,13 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-from policies.cem import CEMConfig
-from policies.checkpoint import learner_from_checkpoint
-from policies.replay import OfflineStore, read_episode
+from policies.qtopt.checkpoint import learner_from_checkpoint
+from policies.qtopt.replay import OfflineStore, read_episode
+from policies.runtime.cem import CEMConfig
 from workbench import cli
-from workbench.collect import collect
-from workbench.scripted import make_policy
-from workbench.train import PipelineConfig
+from workbench.rollout.collect import collect
+from workbench.rollout.qtopt_policy import make_policy
+from workbench.training.config import PipelineConfig
 
 TINY = """
 offline_steps = 4
@@ -89,7 +89,7 @@ def test_eval_runs_the_trained_policy(trained, capsys):
 
 
 def test_run_policy_acts_within_bounds(trained):
-    from workbench.collect import make_env
+    from workbench.rollout.collect import make_env
 
     env = make_env("bin_grasp", split="test")
     policy = make_policy(str(trained), env)
@@ -104,10 +104,10 @@ def test_run_policy_acts_within_bounds(trained):
 @pytest.mark.parametrize("close, moves", [(1.0, False), (0.0, True)])
 def test_exploration_noise_does_not_move_a_closing_hand(monkeypatch, close, moves):
     """On-policy data keeps CEM's grasp where it chose it: noise moves only actions that do not close."""
-    from policies.cem import CEMResult
-    from policies.qnet import build_qnet
-    from policies.spec import ActionSpec
-    from workbench import qtopt_policy
+    from policies.qtopt.qnet import build_qnet
+    from policies.runtime.cem import CEMResult
+    from policies.runtime.spec import ActionSpec
+    from workbench.rollout import qtopt_policy
 
     chosen = np.array([[0.0, 0.0, 0.0, 0.0, 1.0, close, 0.0, 1.0]], np.float32)  # as CEM returns it
     monkeypatch.setattr(qtopt_policy, "cem_select", lambda *args: CEMResult(chosen.copy(), np.zeros(1, np.float32)))
@@ -124,10 +124,10 @@ def test_exploration_noise_does_not_move_a_closing_hand(monkeypatch, close, move
 @pytest.mark.parametrize("closure, ends", [(0.0, False), (0.98, True)])
 def test_a_greedy_policy_sees_what_it_holds_before_it_ends(monkeypatch, closure, ends):
     """Evaluation and deployment act greedily: closing an open hand never ends the episode on the same step."""
-    from policies.cem import CEMResult
-    from policies.qnet import build_qnet
-    from policies.spec import ActionSpec
-    from workbench import qtopt_policy
+    from policies.qtopt.qnet import build_qnet
+    from policies.runtime.cem import CEMResult
+    from policies.runtime.spec import ActionSpec
+    from workbench.rollout import qtopt_policy
 
     chosen = np.array([[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0]], np.float32)  # close and terminate
     monkeypatch.setattr(qtopt_policy, "cem_select", lambda *args: CEMResult(chosen.copy(), np.zeros(1, np.float32)))

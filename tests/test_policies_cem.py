@@ -4,20 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from policies.action_selection import cem_select
-from policies.cem import CEMConfig, cem_maximize
-from policies.qnet import build_qnet
-from policies.spec import ACTION_DIM, ActionSpec
+from policies.qtopt.action_selection import cem_select
+from policies.qtopt.qnet import build_qnet
+from policies.runtime.cem import CEMConfig, cem_maximize
+from policies.runtime.spec import ACTION_DIM, ActionSpec
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    # On this 2-core machine, two OpenMP threads with the other core busy ran these small
-    # networks ~100x slower than one thread. Restored afterwards for other test files.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 SPEC = ActionSpec()
 HALF_RANGE = (SPEC.high[:5] - SPEC.low[:5]) / 2

@@ -7,27 +7,19 @@ import pytest
 import safetensors.numpy
 import torch
 
-import policies.files
-from policies.batches import LabelledBatch
-from policies.checkpoint import (
+import policies.runtime.files
+from policies.qtopt.batches import LabelledBatch
+from policies.qtopt.checkpoint import (
     METADATA_KEY,
     CheckpointError,
     learner_from_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from policies.config import QTOptConfig
-from policies.learner import Learner
+from policies.qtopt.config import QTOptConfig
+from policies.qtopt.learner import Learner
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    # On this 2-core machine, two OpenMP threads with the other core busy ran these small
-    # networks ~100x slower than one thread. Restored afterwards for other test files.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 CONFIG = QTOptConfig(arch="fast", image_size=16, learning_rate=1e-2, lagged_period=2)
@@ -113,7 +105,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypat
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(policies.files.os, "fsync", disk_full)
+    monkeypatch.setattr(policies.runtime.files.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         save_checkpoint(path, trained_learner(steps=2), CONFIG)
     monkeypatch.undo()
@@ -125,7 +117,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypat
 def rewrite(path, edit_tensors=None, edit_meta=None):
     data = path.read_bytes()
     tensors = safetensors.numpy.load(data)
-    meta = json.loads(policies.files.read_safetensors_metadata(data)[METADATA_KEY])
+    meta = json.loads(policies.runtime.files.read_safetensors_metadata(data)[METADATA_KEY])
     if edit_tensors:
         edit_tensors(tensors)
     if edit_meta:

@@ -3,8 +3,8 @@
 import pydantic
 import pytest
 
-from policies.cem import CEMConfig
-from policies.config import QTOptConfig
+from policies.qtopt.config import QTOptConfig
+from policies.runtime.cem import CEMConfig
 
 
 def error_locations(data: dict) -> list[str]:

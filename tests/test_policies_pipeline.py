@@ -2,23 +2,14 @@
 
 import numpy as np
 import pytest
-import torch
 
-from policies.action_selection import cem_select
-from policies.config import QTOptConfig
-from policies.learner import Learner
-from policies.replay import Episode, OfflineStore, OnlineBuffer, ReplayMixer
-from policies.spec import ActionSpec
+from policies.qtopt.action_selection import cem_select
+from policies.qtopt.config import QTOptConfig
+from policies.qtopt.learner import Learner
+from policies.qtopt.replay import Episode, OfflineStore, OnlineBuffer, ReplayMixer
+from policies.runtime.spec import ActionSpec
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    # On this 2-core machine, two OpenMP threads with the other core busy ran these small
-    # networks ~100x slower than one thread. Restored afterwards for other test files.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def random_episode(rng: np.random.Generator, episode_id: str, size: int) -> Episode:

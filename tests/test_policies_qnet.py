@@ -5,17 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from policies.qnet import ARCHITECTURES, build_qnet, count_parameters
+from policies.qtopt.qnet import ARCHITECTURES, build_qnet, count_parameters
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    # On this 2-core machine, two OpenMP threads with the other core busy ran these small
-    # networks ~100x slower than one thread. Restored afterwards for other test files.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def random_inputs(batch: int, size: int, seed: int = 0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from policies.batches import Transitions
-from policies.replay import (
+from policies.qtopt.batches import Transitions
+from policies.qtopt.replay import (
     FORMAT_VERSION,
     METADATA_KEY,
     Episode,

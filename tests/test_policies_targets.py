@@ -5,22 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from policies.batches import LabelledBatch, Transitions
-from policies.bellman import BellmanUpdater
-from policies.cem import CEMConfig
-from policies.learner import Learner
-from policies.qnet import QNetwork, build_qnet
-from policies.targets import TargetNetworks, clipped_bellman_targets
+from policies.qtopt.batches import LabelledBatch, Transitions
+from policies.qtopt.bellman import BellmanUpdater
+from policies.qtopt.learner import Learner
+from policies.qtopt.qnet import QNetwork, build_qnet
+from policies.qtopt.targets import TargetNetworks, clipped_bellman_targets
+from policies.runtime.cem import CEMConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    # On this 2-core machine, two OpenMP threads with the other core busy ran these small
-    # networks ~100x slower than one thread. Restored afterwards for other test files.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 class LinearQ(QNetwork):

@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 
 from randomizers import load_profile, set_path  # noqa: E402
 from scenes.objects import TEST_IDS, TRAIN_IDS  # noqa: E402
-from workbench.env import GraspEnv  # noqa: E402
-from workbench.scripted import ExplorerPolicy, OraclePolicy, make_action  # noqa: E402
+from workbench.sim.env import GraspEnv  # noqa: E402
+from workbench.sim.scripted import ExplorerPolicy, OraclePolicy, make_action  # noqa: E402
 
 
 def test_profile_by_name_path_or_object_and_none_changes_nothing(tmp_path):

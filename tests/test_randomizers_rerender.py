@@ -9,8 +9,8 @@ import pytest  # noqa: E402
 
 from randomizers import EpisodeRerenderer, load_profile, rerender_episode, set_path  # noqa: E402
 from randomizers.rerender import recorded_scales  # noqa: E402
-from workbench.env import GraspEnv  # noqa: E402
-from workbench.scripted import OraclePolicy  # noqa: E402
+from workbench.sim.env import GraspEnv  # noqa: E402
+from workbench.sim.scripted import OraclePolicy  # noqa: E402
 
 SEED = 3
 

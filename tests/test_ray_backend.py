@@ -12,10 +12,10 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 
-from policies.replay import OfflineStore, read_episode
-from workbench.collect import collect
-from workbench.ray_backend import collect_ray
-from workbench.ray_train import train_ray
+from policies.qtopt.replay import OfflineStore, read_episode
+from workbench.rollout.collect import collect
+from workbench.training.ray_backend import collect_ray
+from workbench.training.ray_train import train_ray
 
 IMAGE = 16
 TINY = {"qtopt": {"image_size": IMAGE, "batch_size": 8, "cem": {"iterations": 1, "samples": 16, "elites": 2},
@@ -111,7 +111,7 @@ def test_ray_train_runs_the_local_schedule_and_survives_a_killed_collector(tmp_p
     assert [p["step"] for p in history if "loss" in p] == [2, 4, 6, 8, 10, 12, 14]
     assert json.loads((run / "config.json").read_text())["finetune_steps"] == 10
 
-    from workbench.qtopt_policy import load_run_policy
+    from workbench.rollout.qtopt_policy import load_run_policy
 
     assert load_run_policy(run).qnet is not None  # `workbench eval --policy RUN` reads what ray wrote
 

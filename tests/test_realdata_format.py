@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from workbench.cli import main
-from workbench.realdata import (LabelledEpisode, Manifest, RealDataError, fit_image, load_real_data,
-                                write_real_data)
+from workbench.evaluation.realdata import (
+    LabelledEpisode,
+    Manifest,
+    RealDataError,
+    fit_image,
+    load_real_data,
+    write_real_data,
+)
 
 SIZE = 16
 

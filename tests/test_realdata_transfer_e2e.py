@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from transfer_helpers import make_tiny_run, suite_cache  # noqa: F401 (suite_cache is a fixture)
+
 from workbench.cli import main
 
 pytestmark = pytest.mark.usefixtures("suite_cache")

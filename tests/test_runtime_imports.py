@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_MODULES = ("policies.runtime", "policies.bundle", "policies.preprocess", "policies.safety",
-                   "policies.robot_action", "policies.safetensors_numpy", "policies.protocol",
-                   "policies.client", "policies.server")
+RUNTIME_MODULES = ("policies.runtime.policy", "policies.runtime.bundle", "policies.runtime.preprocess", "policies.runtime.safety",
+                   "policies.runtime.robot_action", "policies.runtime.safetensors_numpy", "policies.runtime.protocol",
+                   "policies.runtime.client", "policies.runtime.server", "policies.runtime.spec",
+                   "policies.runtime.cem", "policies.runtime.files", "policies.server")
 FORBIDDEN = {"torch", "mujoco", "gymnasium", "workbench", "scenes", "randomizers", "studies", "pydantic",
              "safetensors", "onnx"}
 

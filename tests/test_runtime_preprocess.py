@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from policies.preprocess import CropBox, FrameError, Preprocessor
-from policies.safetensors_numpy import load_safetensors
+from policies.runtime.preprocess import CropBox, FrameError, Preprocessor
+from policies.runtime.safetensors_numpy import load_safetensors
 
 
 def test_a_frame_at_the_trained_size_passes_bit_for_bit():

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from policies.bundle import open_bundle
-from policies.robot_action import GRIPPER_COMMANDS, ActionMapping
-from policies.runtime import BundlePolicy, ObservationError
-from policies.safety import BOX_TOLERANCE, SafetyLimits, limit_motion
+from policies.runtime.bundle import open_bundle
+from policies.runtime.policy import BundlePolicy, ObservationError
+from policies.runtime.robot_action import GRIPPER_COMMANDS, ActionMapping
+from policies.runtime.safety import BOX_TOLERANCE, SafetyLimits, limit_motion
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_action_mapping_round_trips(action):
 
 
 def test_the_watchdog_stops_on_stale_repeated_and_undated_observations(bundle):
-    from policies.runtime import OnnxQFunction
+    from policies.runtime.policy import OnnxQFunction
 
     policy = BundlePolicy(bundle, OnnxQFunction(bundle.onnx_path))
     policy.reset(0)
@@ -146,7 +146,7 @@ def test_the_watchdog_stops_on_stale_repeated_and_undated_observations(bundle):
 
 
 def test_a_tool_outside_the_workspace_gets_a_stop(bundle):
-    from policies.runtime import OnnxQFunction
+    from policies.runtime.policy import OnnxQFunction
 
     policy = BundlePolicy(bundle, OnnxQFunction(bundle.onnx_path))
     obs = observation(bundle)
@@ -156,7 +156,7 @@ def test_a_tool_outside_the_workspace_gets_a_stop(bundle):
 
 
 def test_bad_observations_raise_a_clear_error(bundle):
-    from policies.runtime import OnnxQFunction
+    from policies.runtime.policy import OnnxQFunction
 
     policy = BundlePolicy(bundle, OnnxQFunction(bundle.onnx_path))
     for key, value, message in [("image", np.zeros((64, 64, 3), np.float32), "uint8"),

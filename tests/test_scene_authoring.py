@@ -13,7 +13,7 @@ from scenes.build import build_scene
 from scenes.meshes import MeshError, read_mesh
 from scenes.objects import CUSTOM_ID_BASE, TRAIN_IDS, draw_object_ids, split_ids
 from scenes.spec import SpecError, load_scene, parse_scene
-from workbench.spec_reference import embedded_reference, scene_reference
+from workbench.cli.spec_reference import embedded_reference, scene_reference
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "custom_scene"
@@ -149,8 +149,8 @@ def test_example_scene_builds_with_mesh_assets_and_convex_hulls():
 
 
 def test_example_scene_episode_runs_with_the_custom_meshes():
-    from workbench.env import GraspEnv
-    from workbench.scripted import OraclePolicy
+    from workbench.sim.env import GraspEnv
+    from workbench.sim.scripted import OraclePolicy
 
     env = GraspEnv(SCENE, split="train")
     try:

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from policies.protocol import encode_array, pack
-from policies.server import ServerLimits, ServerThread
+from policies.runtime.protocol import encode_array, pack
+from policies.runtime.server import ServerLimits, ServerThread
 
 LIMIT = 256 * 1024  # small request limit: oversized payloads stay cheap to send
 

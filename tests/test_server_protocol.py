@@ -13,9 +13,9 @@ from bundle_helpers import export, make_run, observation
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from policies.client import PolicyClient, RemoteError, health
-from policies.runtime import load_policy
-from policies.server import PolicyServer, ServerLimits, ServerThread
+from policies.runtime.client import PolicyClient, RemoteError, health
+from policies.runtime.policy import load_policy
+from policies.runtime.server import PolicyServer, ServerLimits, ServerThread
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_serve_command_refuses_bad_options(bundle_path, capsys):
 
 
 def test_a_server_with_a_crop_and_bgr_frames_acts_like_the_same_local_policy(bundle_path):
-    from policies.preprocess import CropBox
+    from policies.runtime.preprocess import CropBox
 
     crop = CropBox(10, 20, 90, 90)
     local = load_policy(bundle_path, crop=crop, channel_order="BGR")

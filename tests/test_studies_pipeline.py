@@ -42,7 +42,7 @@ def test_trials_rerender_shared_trajectories_train_and_measure(completed):
 
 def test_best_writes_a_profile_and_a_train_config_that_load(completed, tmp_path):
     from randomizers import load_profile
-    from workbench.train import read_toml, validate_config
+    from workbench.training.config import read_toml, validate_config
 
     directory, study = completed
     out = tmp_path / "chosen" / "profile.toml"

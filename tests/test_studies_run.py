@@ -64,7 +64,7 @@ def test_failed_trial_recorded_with_reason_study_goes_on_report_and_best(run, tm
     chosen = tomllib.loads(out.read_text())["qtopt"]["act_cem"]
     best = min((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: t.values[1])
     assert chosen["samples"] == best.params["cem.samples"] and chosen["elites"] == best.params["cem.elites"]
-    from workbench.train import read_toml, validate_config
+    from workbench.training.config import read_toml, validate_config
 
     assert validate_config(read_toml(out), str(out)).qtopt.act_cem.samples == chosen["samples"]  # `train` takes it
     assert cli.main(["study", "best", str(directory), "--out", str(out)]) == 2  # exists: needs --force

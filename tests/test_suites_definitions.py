@@ -4,14 +4,14 @@ import json
 
 import numpy as np
 import pytest
+from transfer_helpers import suite_cache  # noqa: F401 (a fixture)
 
 from randomizers.config import load_profile
 from randomizers.photos import BUILTIN_PHOTOS
-from transfer_helpers import suite_cache  # noqa: F401 (a fixture)
 from workbench.cli import main
-from workbench.sensor_effects import CameraDraw, SensorEffects, apply_camera, draw_camera, vignette_gain
-from workbench.suite_assets import HELDOUT_PHOTOS, heldout_photo_folder
-from workbench.suites import PROXY_REAL, SUITES, get_suites, make_suite_env, suite_scene
+from workbench.evaluation.suite_assets import HELDOUT_PHOTOS, heldout_photo_folder
+from workbench.evaluation.suites import PROXY_REAL, SUITES, get_suites, make_suite_env, suite_scene
+from workbench.sim.sensor_effects import CameraDraw, SensorEffects, apply_camera, draw_camera, vignette_gain
 
 pytestmark = pytest.mark.usefixtures("suite_cache")
 

@@ -1,6 +1,6 @@
 """Test support for the transfer tests: a tiny run directory with an untrained Q-network.
 
-Same layout as `workbench train` writes (workbench.train.RunPaths): config.json (the
+Same layout as `workbench train` writes (workbench.training.config.RunPaths): config.json (the
 PipelineConfig, training profile included) and checkpoint.safetensors (policies'
 checkpoint format), so the code under test loads it like a trained run.
 """
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policies.checkpoint import save_checkpoint
-from policies.config import QTOptConfig
-from policies.learner import Learner
-from workbench.train import PipelineConfig, RunPaths
+from policies.qtopt.checkpoint import save_checkpoint
+from policies.qtopt.config import QTOptConfig
+from policies.qtopt.learner import Learner
+from workbench.training.config import PipelineConfig, RunPaths
 
 
 def make_tiny_run(path: Path, image_size: int = 32, profile: str = "none", seed: int = 0,

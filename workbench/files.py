@@ -1,22 +1,15 @@
-"""Atomic file writes: a reader never sees half a file, a crash never loses the old one."""
+"""Images written atomically (bytes: ``policies.runtime.files.atomic_write_bytes``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from policies.files import atomic_write_bytes
-
-
-def write_bytes_atomic(path: str | Path, payload: bytes) -> None:
-    """`policies.files.atomic_write_bytes`, creating the parent directories first."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, payload)
+from policies.runtime.files import atomic_write_bytes
 
 
 def write_image_atomic(path: str | Path, image) -> None:
     """PNG/JPEG by suffix, encoded in memory, then written atomically."""
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # imageio's plugins load slowly: only commands that write images pay
 
     path = Path(path)
-    write_bytes_atomic(path, iio.imwrite("<bytes>", image, extension=path.suffix or ".png"))
+    atomic_write_bytes(path, iio.imwrite("<bytes>", image, extension=path.suffix or ".png"))

@@ -1,0 +1,67 @@
+"""Evaluate a policy on named suites and write the evaluation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.evaluation.suites import Suite, make_suite_env, reset_frames
+from workbench.rollout.evaluate import SuccessRate, run_episodes
+
+PREVIEW_FRAMES = 8  # first frames per suite shown in the report
+
+
+def policy_image_size(policy: str, default: int | None) -> int | None:
+    """A run directory's Q-network image size (its policy needs it); else ``default``."""
+    if Path(policy).is_dir():
+        from workbench.rollout.qtopt_policy import load_run_policy
+
+        size = int(load_run_policy(policy).qnet.image_size)
+        if default is not None and default != size:
+            from workbench.errors import UserError
+
+            raise UserError(f"--image-size {default} differs from {policy}'s {size}x{size} images")
+        return size
+    return default
+
+
+def evaluate_suite(policy: str, suite: Suite, episodes: int, seed: int, image_size: int | None,
+                   progress: bool = True) -> SuccessRate:
+    from workbench.rollout.qtopt_policy import make_policy
+
+    env = make_suite_env(suite, image_size)
+    try:
+        return run_episodes(env, make_policy(policy, env), episodes, seed, progress=progress,
+                            desc=f"{suite.name} {policy}")
+    finally:
+        env.close()
+
+
+def default_report_dir(policy: str, label: str) -> Path:
+    """Inside the run directory for a trained policy, else under ./reports."""
+    if Path(policy).is_dir():
+        return Path(policy) / "reports" / label
+    return Path("reports") / f"{label}-{policy}"
+
+
+def evaluate_suites(policy: str, suites: list[Suite], episodes: int, seed: int, image_size: int | None,
+                    report: str | Path | None, progress: bool = True) -> dict:
+    """Success per suite; writes the report and returns its record (with the report's path)."""
+    image_size = policy_image_size(policy, image_size)
+    results = {s.name: evaluate_suite(policy, s, episodes, seed, image_size, progress) for s in suites}
+    return write_suite_report(policy, suites, results, episodes, seed, image_size, report)
+
+
+def write_suite_report(policy: str, suites: list[Suite], results: dict[str, SuccessRate], episodes: int, seed: int,
+                       image_size: int | None, report: str | Path | None) -> dict:
+    """The evaluation report of ``results`` (suite name -> success) with each suite's first frames;
+    returns its record (with the report's path). ``report`` None: the default directory."""
+    from workbench.evaluation.reports.directory import write_report_directory
+    from workbench.evaluation.reports.eval_report import build_eval_report, eval_record
+
+    frames = {s.name: reset_frames(s, min(PREVIEW_FRAMES, episodes), seed, image_size) for s in suites}
+    size = image_size or int(next(iter(frames.values())).shape[1])
+    record = eval_record(policy, suites, results, episodes, seed, size)
+    label = "eval-" + (suites[0].name if len(suites) == 1 else "all")
+    out = Path(report) if report is not None else default_report_dir(policy, label)
+    write_report_directory(out, build_eval_report(record, suites, results, frames))
+    return {**record, "report": str(out / "report.md")}

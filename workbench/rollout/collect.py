@@ -1,0 +1,265 @@
+"""Collecting grasp episodes into replay files (policies.qtopt.replay's format).
+
+One file per episode, named by its index (``episode-000042.safetensors``), so a
+killed collection resumes by skipping the indices already on disk and never
+stores an episode twice. Episode ``i`` of a collection draws its scene and its
+policy noise from Generators seeded by (seed, stream, i), so the data set is
+the same however the indices are split across processes or restarts.
+
+The directory also holds ``collect.json``, the settings it was collected with;
+adding to it with other settings is refused rather than mixing two data sets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from policies.qtopt.replay import EPISODE_SUFFIX, Episode, OfflineStore
+from policies.runtime.files import atomic_write_bytes
+from workbench.errors import UserError
+from workbench.sim.env import GraspEnv, observation_state
+
+MANIFEST = "collect.json"
+
+# Seed streams: the env's scene draw and the policy's noise never share a Generator,
+# and offline (explorer), on-policy and evaluation episodes never share a scene.
+ENV_STREAM, POLICY_STREAM = 0, 1
+OFFLINE_SOURCE, ONLINE_SOURCE, COLLECTOR_SOURCE = 0, 10, 20
+
+
+def episode_id(index: int, prefix: str = "episode") -> str:
+    return f"{prefix}-{index:06d}"
+
+
+def episode_seed(seed: int, source: int, index: int) -> int:
+    """The env reset seed of episode ``index``: a 31-bit int derived from the run's seed."""
+    return int(np.random.SeedSequence([seed, source + ENV_STREAM, index]).generate_state(1)[0] >> 1)
+
+
+def policy_rng(seed: int, source: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, source + POLICY_STREAM, index])
+
+
+def make_env(scene: str, *, split: str, image_size: int | None = None, profile: str | None = None) -> GraspEnv:
+    """GraspEnv under a randomization profile (None: the "none" profile)."""
+    return GraspEnv(scene, split=split, image_size=image_size, profile=profile)
+
+
+def run_episode(env: GraspEnv, policy, env_seed: int, rng: np.random.Generator, episode_name: str,
+                policy_name: str, extra_info: dict | None = None) -> Episode:
+    """One episode, recorded as (T+1) observations and T actions, rewards and dones.
+
+    ``done`` is the env's ``terminated``: the gripper's terminate action or the step
+    limit, after which the env scores the grasp; both end the task, so no bootstrap.
+    A ``truncated`` end (none in GraspEnv today) would leave done 0.
+    """
+    observation, info = env.reset(seed=env_seed)
+    policy.reset(rng)
+    images, states = [observation["image"]], [observation_state(observation)]
+    actions, rewards, dones = [], [], []
+    randomization = info.get("randomization")
+    terminated = truncated = False
+    while not (terminated or truncated):
+        action = np.asarray(policy.act(observation), dtype=np.float32)
+        observation, reward, terminated, truncated, info = env.step(action)
+        images.append(observation["image"])
+        states.append(observation_state(observation))
+        actions.append(action)
+        rewards.append(reward)
+        dones.append(terminated)
+    episode_info = {"object_ids": [int(i) for i in info["object_ids"]], "env_seed": int(env_seed),
+                    "success": bool(info["success"]), "steps": len(actions), **(extra_info or {})}
+    if randomization is not None:
+        episode_info["randomization"] = randomization
+    return Episode(
+        images=np.stack(images),
+        states=np.stack(states),
+        actions=np.stack(actions),
+        rewards=np.asarray(rewards, dtype=np.float32),
+        dones=np.asarray(dones, dtype=np.uint8),
+        episode_id=episode_name,
+        success=bool(info["success"]),
+        seed=int(env_seed),
+        policy=policy_name,
+        info=episode_info,
+    )
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    """What makes two collections the same data set (written to collect.json)."""
+
+    scene: str
+    profile: str
+    split: str
+    policy: str
+    seed: int
+    image_size: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def check_manifest(directory: Path, settings: CollectSettings) -> None:
+    """Refuse to add to a directory collected with other settings."""
+    path = directory / MANIFEST
+    if not path.exists():
+        return
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable collection manifest ({error})") from None
+    mine = settings.to_json()
+    different = {k: (stored.get(k), v) for k, v in mine.items() if stored.get(k) != v}
+    if different:
+        details = ", ".join(f"{k}: {old!r} on disk, {new!r} now" for k, (old, new) in different.items())
+        raise UserError(f"{directory} was collected with other settings ({details}); "
+                        "use the same settings to resume or another --out")
+
+
+def missing_indices(store: OfflineStore, indices: Iterable[int], prefix: str = "episode") -> list[int]:
+    present = {p.name for p in store.paths()}
+    return [i for i in indices if f"{episode_id(i, prefix)}{EPISODE_SUFFIX}" not in present]
+
+
+def open_collection(out: Path, *, scene: str, profile: str, split: str, policy: str, seed: int,
+                    image_size: int | None) -> tuple[GraspEnv, CollectSettings]:
+    """The environment of a collection into ``out`` and its settings, after checking ``out``'s manifest
+    and (re)writing it."""
+    env = make_env(scene, split=split, image_size=image_size, profile=profile)
+    settings = CollectSettings(scene=scene, profile=profile, split=split, policy=policy, seed=seed,
+                               image_size=int(env.observation_space["image"].shape[0]))
+    try:
+        check_manifest(out, settings)
+    except UserError:
+        env.close()
+        raise
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / MANIFEST, json.dumps(settings.to_json(), indent=2).encode())
+    return env, settings
+
+
+def collection_episode(env: GraspEnv, policy, settings: CollectSettings, index: int) -> Episode:
+    """Episode ``index`` of a collection: its scene and noise depend only on (settings.seed, index)."""
+    return run_episode(env, policy, episode_seed(settings.seed, OFFLINE_SOURCE, index),
+                       policy_rng(settings.seed, OFFLINE_SOURCE, index), episode_id(index), settings.policy,
+                       {"index": index, "scene": settings.scene, "profile": settings.profile,
+                        "split": settings.split})
+
+
+def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,
+            seed: int = 0, split: str = "train", policy: str = "explorer", image_size: int | None = None,
+            indices: Iterable[int] | None = None, progress: bool = True, deadline: float | None = None) -> dict:
+    """Collect episodes 0..episodes-1 (or the given ``indices``) that are not yet in ``out``.
+
+    ``deadline`` (a time.time() value) stops starting new episodes once passed (after the
+    first). Returns
+    counts: requested, skipped (already there), written, and the success rate of the
+    episodes written now.
+    """
+    from workbench.rollout.qtopt_policy import make_policy
+
+    if episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {episodes}")
+    out = Path(out)
+    env, settings = open_collection(out, scene=scene, profile=profile, split=split, policy=policy, seed=seed,
+                                    image_size=image_size)
+    store = OfflineStore(out)
+    wanted = list(range(episodes)) if indices is None else list(indices)
+    todo = missing_indices(store, wanted)
+    actor = make_policy(policy, env)
+    successes = written = 0
+    bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc=f"collect {out}",
+               disable=not progress, unit="ep")
+    for index in todo:
+        if deadline is not None and time.time() >= deadline and written:
+            break  # at least one episode per call, however short the budget
+        episode = collection_episode(env, actor, settings, index)
+        store.add(episode)
+        successes += episode.success
+        written += 1
+        bar.update()
+        bar.set_postfix(success=f"{successes / written:.0%}")
+    bar.close()
+    env.close()
+    return {"requested": len(wanted), "skipped": len(wanted) - len(todo), "written": written,
+            "successes": successes, "success_rate": successes / written if written else None}
+
+
+def collect_worker(out: str, kwargs: dict, worker: int, workers: int) -> dict:
+    """Process entry point: collect the indices i with i % workers == worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    kwargs = {"progress": worker == 0, **kwargs}
+    return collect(out, indices=range(worker, kwargs["episodes"], workers), **kwargs)
+
+
+def collect_beside_trainer(run_dir: str, *, scene: str, profile: str, image_size: int, seed: int,
+                           offline_steps: int, first_offline_index: int, explore_epsilon: float,
+                           explore_noise: float, deadline: float) -> dict:
+    """A collector process beside the trainer, QT-Opt's distributed collectors in miniature.
+
+    Until the run's checkpoint is past its offline phase (``offline_steps``), it adds
+    explorer episodes to offline/ (indices from ``first_offline_index`` on, as ``collect``
+    would name them); after, it runs the latest checkpoint's CEM policy with exploration
+    noise and adds ``collector-NNNNNN`` episodes to online/, reloading the weights whenever
+    the checkpoint file changes. The trainer picks both up from disk. Stops starting
+    episodes at ``deadline`` (time.time()).
+    """
+    import torch
+
+    from policies.qtopt.checkpoint import CheckpointError, learner_from_checkpoint
+    from workbench.rollout.qtopt_policy import CHECKPOINT_NAME, QTOptPolicy
+    from workbench.sim.scripted import ExplorerPolicy
+
+    torch.set_num_threads(1)
+    run = Path(run_dir)
+    env = make_env(scene, split="train", image_size=image_size, profile=profile)
+    explorer = ExplorerPolicy(env)
+    offline, online = OfflineStore(run / "offline"), OfflineStore(run / "online")
+    checkpoint = run / CHECKPOINT_NAME
+    seen, policy = None, None
+    offline_index = first_offline_index
+    online_index = sum(p.name.startswith("collector-") for p in online.paths())
+    counts = {"explorer_episodes": 0, "explorer_successes": 0, "qtopt_episodes": 0, "qtopt_successes": 0}
+    info = {"scene": scene, "profile": profile, "split": "train"}
+    while time.time() < deadline:
+        stamp = checkpoint.stat().st_mtime_ns if checkpoint.exists() else None
+        if stamp is not None and stamp != seen:
+            seen = stamp
+            try:
+                learner, meta = learner_from_checkpoint(checkpoint)
+            except CheckpointError:
+                learner = None  # keep acting with the weights we have
+            if learner is not None and meta.learner_step >= offline_steps:
+                qcfg = meta.config
+                policy = QTOptPolicy(learner.policy_net, qcfg.act_cem, qcfg.action_spec(), explore_epsilon, explore_noise)
+                policy_step = meta.learner_step
+        if policy is None:
+            index, offline_index = offline_index, offline_index + 1
+            if (offline.directory / f"{episode_id(index)}{EPISODE_SUFFIX}").exists():
+                continue
+            episode = run_episode(env, explorer, episode_seed(seed, OFFLINE_SOURCE, index),
+                                  policy_rng(seed, OFFLINE_SOURCE, index), episode_id(index), "explorer",
+                                  {"index": index, **info})
+            offline.add(episode)
+            counts["explorer_episodes"] += 1
+            counts["explorer_successes"] += episode.success
+        else:
+            index, online_index = online_index, online_index + 1
+            episode = run_episode(env, policy, episode_seed(seed, COLLECTOR_SOURCE, index),
+                                  policy_rng(seed, COLLECTOR_SOURCE, index), episode_id(index, "collector"),
+                                  "qtopt", {"index": index, "learner_step": policy_step, **info})
+            online.add(episode)
+            counts["qtopt_episodes"] += 1
+            counts["qtopt_successes"] += episode.success
+    env.close()
+    return counts

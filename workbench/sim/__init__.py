@@ -1,0 +1,1 @@
+"""The simulated robot: the Gymnasium environment, sensor effects, and the scripted policies."""

@@ -1,0 +1,1 @@
+"""The QT-Opt training loop (local and Ray backends), collectors beside the learner, run paths."""
