@@ -100,8 +100,14 @@ def test_eval_all_suites_writes_a_report(tmp_path, capsys):
     for entry in record["suites"].values():
         assert entry["success"]["episodes"] == 2 and 0 <= entry["success"]["low"] <= entry["success"]["high"] <= 1
     assert "stand-in" in record["note"]
-    assert {p.name for p in report.iterdir()} == {"report.md", "report.json", "success_per_suite.png",
-                                                  "suite_samples.png"}
+    assert {p.name for p in report.iterdir()} == {"report.md", "report.json", "episodes.json",
+                                                  "success_per_suite.png", "suite_samples.png"}
+    outcomes = json.loads((report / "episodes.json").read_text())
+    assert list(outcomes) == list(SUITES)
+    for name, episodes in outcomes.items():  # what a paired comparison reads, next to the summary
+        assert [e["reset_seed"] for e in episodes] == [1000, 1001]
+        assert sum(e["success"] for e in episodes) == record["suites"][name]["success"]["successes"]
+        assert all(isinstance(i, int) for e in episodes for i in e["object_ids"])
     text = (report / "report.md").read_text()
     assert "proxy-real" in text and "not real data" in text
 

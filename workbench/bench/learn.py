@@ -1,18 +1,20 @@
-"""The whole QT-Opt pipeline under a wall-clock budget, judged on held-out objects.
+"""The whole QT-Opt pipeline for a budget of ``--minutes``, judged on held-out objects.
 
 Plan for ``--minutes M`` on two cores (evaluation time is reserved first):
 
 1. collect  ``--collect-share`` of the rest: two explorer processes write offline/.
 2. train    the remainder, in this process (one core): the offline phase for
             ``--offline-share`` of the training time, then joint finetuning. Beside it, one
-            collector process (the other core) adds explorer episodes to offline/ while
-            the trainer is offline, then runs the latest checkpoint's CEM policy with
-            exploration noise into online/ (QT-Opt's collectors -> replay -> trainer).
+            lockstep collector process (the other core) adds explorer episodes while the
+            learner is offline, then runs its CEM policy with exploration noise
+            (QT-Opt's collectors -> replay -> trainer).
 3. evaluate the trained CEM policy and the explorer on the held-out (test) objects, the
-            same E scenes each, in two processes; success with 95% Wilson intervals.
+            same E scenes each, in two processes; success with 95% Wilson intervals and
+            the paired difference.
 
-The offline/finetune switch is a step count, set from a measured update rate so that it
-falls near the planned time; the training deadline ends the run either way.
+The minutes become counts (episodes, learner steps) at nominal rates measured on this kind
+of machine (``workbench.training.pipeline``), so the same arguments give the same run, bit
+for bit; only the wall time depends on the machine.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from workbench.training.pipeline import collect_explorer, spawn_pool, train_with_collector
+from workbench.training.pipeline import (collect_explorer, planned_explorer_episodes, planned_steps, spawn_pool,
+                                         train_with_collector)
 
 EVAL_SEED = 1000  # `workbench eval`'s default seed: the same held-out scenes
 
@@ -81,17 +84,16 @@ def run(args) -> dict:
                      "seed": args.seed, "plan_collect_s": collect_seconds, "plan_train_s": train_seconds,
                      "plan_eval_s": budget - work}
 
-    # 1. Offline data: two explorer processes until the collection deadline.
+    # 1. Offline data: two explorer processes.
     collected = collect_explorer(run_dir, scene=args.scene, profile=args.profile, seed=args.seed,
-                                 image_size=image_size, seconds=collect_seconds)
+                                 image_size=image_size, episodes=planned_explorer_episodes(collect_seconds))
     figures.update(collect_episodes=collected["episodes"], collect_explorer_success=collected["explorer_success"],
                    collect_s=time.time() - started)
 
-    # 2. Train: offline phase, then finetuning, with a collector process beside the trainer.
-    remaining = budget - (time.time() - started) - (budget - work)
+    # 2. Train: offline phase, then finetuning, with a lockstep collector process beside the trainer.
     train_started = time.time()
-    summary = train_with_collector(run_dir, overrides, remaining, args.offline_share)
-    figures.update(measured_updates_per_s=summary["measured_updates_per_s"], offline_steps=summary["offline_steps"],
+    summary = train_with_collector(run_dir, overrides, *planned_steps(train_seconds, args.offline_share))
+    figures.update(offline_steps=summary["offline_steps"],
                    learner_steps=summary["learner_step"], train_s=time.time() - train_started,
                    offline_episodes=summary["offline_episodes"], online_episodes=summary["online_episodes"],
                    online_success=summary["online_success_rate"])

@@ -266,26 +266,24 @@ def _count(directory: Path, pattern: str) -> int:
 
 
 def collect_stage(ctx: StageContext) -> dict:
-    from workbench.training.pipeline import collect_explorer
+    from workbench.training.pipeline import collect_explorer, planned_explorer_episodes
 
     config = training_config(ctx.plan, ctx.seed)
     offline = ctx.run_dir / "offline"
-    seconds = ctx.plan.collect_minutes * 60 - ctx.spent_before
-    if seconds < 5 and _count(offline, "episode-*.safetensors"):
-        return {"episodes": _count(offline, "episode-*.safetensors"), "note": "budget spent by earlier attempts"}
-    with TimeBar("collect (2 explorer processes)", seconds,
+    episodes = planned_explorer_episodes(ctx.plan.collect_minutes * 60)
+    with TimeBar("collect (2 explorer processes)", ctx.plan.collect_minutes * 60,
                  lambda: {"episodes": _count(offline, "episode-*.safetensors")}):
         result = collect_explorer(ctx.run_dir, scene=config.scene, profile=config.profile, seed=config.seed,
-                                  image_size=config.qtopt.image_size, seconds=max(seconds, 1.0))
+                                  image_size=config.qtopt.image_size, episodes=episodes)
     return {**result, "episodes_on_disk": _count(offline, "episode-*.safetensors"), "profile": config.profile,
             "image_size": config.qtopt.image_size}
 
 
 def train_stage(ctx: StageContext) -> dict:
-    from workbench.training.pipeline import train_with_collector
+    from workbench.training.pipeline import planned_steps, train_with_collector
 
     plan = ctx.plan.training
-    seconds = plan.minutes * 60 - ctx.spent_before
+    seconds = plan.minutes * 60
     history = ctx.run_dir / "history.json"
 
     def status() -> dict:
@@ -294,9 +292,9 @@ def train_stage(ctx: StageContext) -> dict:
         return {"step": last.get("step", 0), "loss": f"{last.get('loss', float('nan')):.3f}",
                 "online": _count(ctx.run_dir / "online", "*.safetensors")}
 
-    with TimeBar("train (trainer + 1 collector process)", seconds, status):
-        summary = train_with_collector(ctx.run_dir, training_overrides(ctx.plan, ctx.seed), max(seconds, 0.0),
-                                       plan.offline_share)
+    with TimeBar("train (trainer + 1 lockstep collector process)", seconds - ctx.spent_before, status):
+        summary = train_with_collector(ctx.run_dir, training_overrides(ctx.plan, ctx.seed),
+                                       *planned_steps(seconds, plan.offline_share))
     return {**summary, "plan_minutes": plan.minutes, "offline_share": plan.offline_share,
             "overrides": plan.overrides}
 
@@ -329,7 +327,7 @@ TRAINED_EVAL = Path("reports") / "eval-all"
 def evaluate_stage(ctx: StageContext) -> dict:
     """The trained policy and the explorer on every suite, the same scenes each, two processes."""
     from workbench.evaluation.reports.html_report import headline
-    from workbench.evaluation.suite_eval import policy_image_size, write_suite_report
+    from workbench.evaluation.suite_eval import paired_by_suite, policy_image_size, write_suite_report
     from workbench.evaluation.suites import get_suites
     from workbench.training.pipeline import spawn_pool
 
@@ -352,9 +350,14 @@ def evaluate_stage(ctx: StageContext) -> dict:
         write_suite_report(policy, suites, results[policy], episodes, seed, image_size, reports[policy])
     labels = {run: "trained", "explorer": "explorer"}
     records = {labels[p]: _read_json(out / "report.json") for p, out in reports.items()}
+    # Trained minus explorer on the same episodes, per suite; the headline pools the simulation suites.
+    top = headline(records["trained"], records["explorer"])
+    paired = paired_by_suite(reports[run], reports["explorer"], [s.name for s in suites])
+    if top:
+        top["paired"] = paired_by_suite(reports[run], reports["explorer"], top["suites"])["pooled"]
     return {"episodes": episodes, "seed": seed, "image_size": image_size,
             "reports": {labels[p]: str(out.relative_to(ctx.run_dir)) for p, out in reports.items()},
-            "headline": headline(records["trained"], records["explorer"])}
+            "headline": top, "paired_by_suite": paired}
 
 
 def _same_eval(path: Path, episodes: int, seed: int) -> bool:

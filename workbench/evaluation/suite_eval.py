@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from workbench.errors import UserError
 from workbench.evaluation.suites import Suite, make_suite_env, reset_frames
-from workbench.rollout.evaluate import SuccessRate, run_episodes
+from workbench.rollout.evaluate import SuccessRate, paired_difference, run_episodes
 
 PREVIEW_FRAMES = 8  # first frames per suite shown in the report
+EPISODES_FILE = "episodes.json"  # beside report.json: {suite: [{reset_seed, object_ids, success}, ...]}
 
 
 def policy_image_size(policy: str, default: int | None) -> int | None:
@@ -17,8 +20,6 @@ def policy_image_size(policy: str, default: int | None) -> int | None:
 
         size = int(load_run_policy(policy).qnet.image_size)
         if default is not None and default != size:
-            from workbench.errors import UserError
-
             raise UserError(f"--image-size {default} differs from {policy}'s {size}x{size} images")
         return size
     return default
@@ -63,5 +64,30 @@ def write_suite_report(policy: str, suites: list[Suite], results: dict[str, Succ
     record = eval_record(policy, suites, results, episodes, seed, size)
     label = "eval-" + (suites[0].name if len(suites) == 1 else "all")
     out = Path(report) if report is not None else default_report_dir(policy, label)
-    write_report_directory(out, build_eval_report(record, suites, results, frames))
+    files = build_eval_report(record, suites, results, frames)
+    # Beside the summary, each episode's reset seed, objects and success: what a paired comparison needs.
+    outcomes = {name: list(result.outcomes) for name, result in results.items()}
+    files[EPISODES_FILE] = json.dumps(outcomes).encode()
+    write_report_directory(out, files)
     return {**record, "report": str(out / "report.md")}
+
+
+def read_outcomes(report_dir: str | Path) -> dict[str, list[dict]]:
+    """Per suite, the per-episode outcomes an evaluation report holds (``EPISODES_FILE``)."""
+    path = Path(report_dir) / EPISODES_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: no per-episode results ({error}); rerun the evaluation") from None
+
+
+def paired_by_suite(a_dir: str | Path, b_dir: str | Path, suites: list[str]) -> dict:
+    """A - B per suite and pooled over ``suites``, on the same episodes of two reports."""
+    a, b = read_outcomes(a_dir), read_outcomes(b_dir)
+    try:
+        result = {name: paired_difference(a[name], b[name]).to_dict() for name in suites}
+        result["pooled"] = paired_difference([x for s in suites for x in a[s]],
+                                             [y for s in suites for y in b[s]]).to_dict()
+    except (KeyError, ValueError) as error:
+        raise UserError(f"{a_dir} and {b_dir} cannot be compared episode by episode: {error}") from None
+    return result

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
@@ -21,9 +22,13 @@ class SuccessRate:
     rate: float
     low: float  # 95% Wilson score interval
     high: float
+    # Per episode: {"reset_seed", "object_ids", "success"}, so two policies can be compared pair by pair.
+    outcomes: tuple[dict, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The summary (the per-episode outcomes are written beside it: ``outcomes``)."""
+        return {"successes": self.successes, "episodes": self.episodes, "rate": self.rate, "low": self.low,
+                "high": self.high}
 
     def __str__(self) -> str:
         return (f"{self.rate:.1%} success ({self.successes}/{self.episodes}), "
@@ -44,16 +49,60 @@ def wilson_interval(successes: int, episodes: int, z: float = 1.959964) -> Succe
 def run_episodes(env: GraspEnv, policy, episodes: int, seed: int, progress: bool = True,
                  desc: str = "episodes") -> SuccessRate:
     """Episode i resets the env with seed + i and the policy with its own stream, so runs repeat."""
-    successes = 0
+    outcomes = []
     for index in tqdm(range(episodes), desc=desc, disable=not progress, leave=False):
         observation, info = env.reset(seed=seed + index)
+        object_ids = [int(i) for i in info["object_ids"]]
         policy.reset(np.random.default_rng([seed, index, 1]))
         done = False
         while not done:
             observation, _, done, truncated, info = env.step(policy.act(observation))
             done = done or truncated
-        successes += bool(info["success"])
-    return wilson_interval(successes, episodes)
+        outcomes.append({"reset_seed": seed + index, "object_ids": object_ids, "success": bool(info["success"])})
+    successes = sum(outcome["success"] for outcome in outcomes)
+    rate = wilson_interval(successes, episodes)
+    return SuccessRate(rate.successes, rate.episodes, rate.rate, rate.low, rate.high, tuple(outcomes))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Success of A minus success of B over the same episodes, with a 95% interval."""
+
+    difference: float
+    low: float
+    high: float
+    episodes: int
+    a_only: int  # episodes A succeeded in and B failed
+    b_only: int
+
+    def to_dict(self) -> dict:
+        return {"difference": self.difference, "low": self.low, "high": self.high, "episodes": self.episodes,
+                "a_only": self.a_only, "b_only": self.b_only}
+
+    def __str__(self) -> str:
+        return (f"{self.difference * 100:+.1f} points, 95% interval [{self.low * 100:+.1f}, {self.high * 100:+.1f}] "
+                f"over {self.episodes} paired episodes ({self.a_only} won by A only, {self.b_only} by B only)")
+
+
+def paired_difference(a: Sequence[dict], b: Sequence[dict]) -> PairedDifference:
+    """A - B over episodes that must be the same (reset seed and objects), pair by pair.
+
+    The interval is Student's t on the per-episode differences (each -1, 0 or 1); pairing
+    removes the scene-to-scene variance that two independent intervals would both carry.
+    """
+    from scipy.stats import t as student_t  # scipy loads slowly: only comparisons pay
+
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired episodes differ in number: {len(a)} and {len(b)}")
+    for x, y in zip(a, b):
+        if (x["reset_seed"], list(x["object_ids"])) != (y["reset_seed"], list(y["object_ids"])):
+            raise ValueError(f"episode with reset seed {x['reset_seed']} is not the same episode on both sides "
+                             f"(objects {list(x['object_ids'])} and {list(y['object_ids'])})")
+    d = np.array([float(x["success"]) - float(y["success"]) for x, y in zip(a, b)])
+    n, mean = len(d), float(d.mean())
+    half = float(student_t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    return PairedDifference(mean, max(-1.0, mean - half), min(1.0, mean + half), n,
+                            int((d > 0).sum()), int((d < 0).sum()))
 
 
 def evaluate_greedy(env, policy, episodes: int, seed: int) -> float:

@@ -37,7 +37,11 @@ class PipelineConfig(BaseModel):
     offline_capacity: int = Field(200_000, gt=0, description="offline transitions kept in memory")
     checkpoint_every: int = Field(1000, gt=0)
     log_every: int = Field(100, gt=0)
-    refresh_every: int = Field(250, gt=0, description="steps between scans for episodes other processes wrote")
+    refresh_every: int = Field(250, gt=0, description="Ray backend: steps between scans for episodes collectors wrote")
+    collector_every: int = Field(0, ge=0, description="learner steps per episode of the lockstep collector process "
+                                 "beside the trainer (workbench.training.lockstep; 0: no such process)")
+    collector_lag: int = Field(2, ge=1, description="the learner takes a lockstep collector's episode this many "
+                               "episodes after the step its policy acted at")
     eval_every: int = Field(0, ge=0, description="steps between greedy evaluations on train objects (0: off)")
     eval_episodes: int = Field(20, gt=0)
 

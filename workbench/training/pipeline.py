@@ -1,12 +1,11 @@
 """QT-Opt's collectors beside the trainer, on two cores: the pieces `bench learn` and `workbench run` share.
 
-- ``collect_explorer``: explorer episodes into RUN/offline/ from two processes until a deadline.
-- ``train_with_collector``: ``workbench.training.train.train`` in this process (one core) for a time budget,
-  the offline phase for a share of it (a step count set from a measured update rate), then joint
-  finetuning; beside it one collector process (the other core) adds explorer episodes to offline/
-  while the trainer is offline, then runs the latest checkpoint's CEM policy with exploration noise
-  into online/ (QT-Opt's collectors -> replay -> trainer). A run directory that already holds a
-  config.json is resumed from its checkpoint, with the config it started with.
+- ``collect_explorer``: a fixed number of explorer episodes into RUN/offline/ from two processes.
+- ``train_with_collector``: ``workbench.training.train.train`` in this process (one core) for fixed
+  step counts, beside it one lockstep collector process (the other core, workbench.training.lockstep).
+  A run directory that already holds a config.json is resumed from its checkpoint, with the config
+  it started with.
+- ``planned_steps``, ``planned_explorer_episodes``: time budgets as counts, at nominal rates.
 
 Child processes are started fresh (``spawn``: no forked GL or torch state) and die with this one.
 """
@@ -17,10 +16,15 @@ import ctypes
 import multiprocessing
 import signal
 import sys
-import time
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+
+# Budgets in seconds become counts at these rates (measured on this kind of machine, 2 cores):
+# a run is then fixed by its config and seed, and only its wall time depends on the machine.
+NOMINAL_UPDATES_PER_S = 20.0  # learner updates, batch 64, one core, a lockstep collector beside it
+NOMINAL_EXPLORER_EPISODES_PER_S = 16.0  # two explorer processes
+COLLECTOR_EVERY = 4  # learner steps per collector episode
 
 
 def set_parent_death_signal() -> None:
@@ -40,13 +44,13 @@ def spawn_pool(processes: int):
 
 
 def collect_explorer(run_dir: str | Path, *, scene: str, profile: str, seed: int, image_size: int,
-                     seconds: float, workers: int = 2) -> dict:
-    """Explorer episodes into ``run_dir/offline`` from ``workers`` processes for ``seconds`` (at least
-    one episode each); episodes already there are kept and skipped (``workbench.rollout.collect``)."""
+                     episodes: int, workers: int = 2) -> dict:
+    """Explorer episodes 0..``episodes``-1 into ``run_dir/offline`` from ``workers`` processes; episodes
+    already there are kept and skipped (``workbench.rollout.collect``)."""
     from workbench.rollout.collect import collect_worker
 
-    kwargs = {"scene": scene, "profile": profile, "episodes": 10**6, "seed": seed, "image_size": image_size,
-              "deadline": time.time() + seconds, "progress": False}
+    kwargs = {"scene": scene, "profile": profile, "episodes": episodes, "seed": seed, "image_size": image_size,
+              "progress": False}
     with spawn_pool(workers) as pool:
         results = pool.starmap(collect_worker, [(str(Path(run_dir) / "offline"), kwargs, w, workers)
                                                 for w in range(workers)])
@@ -57,31 +61,26 @@ def collect_explorer(run_dir: str | Path, *, scene: str, profile: str, seed: int
             "explorer_success": sum(r["successes"] for r in results) / max(written, 1)}
 
 
-def measure_update_rate(config, updates: int = 8) -> float:
-    """QT-Opt updates (label + train) per second for this config, on random data."""
-    import numpy as np
-
-    from policies.qtopt.augment import augment
-    from policies.qtopt.batches import random_transitions
-    from policies.qtopt.learner import Learner
-
-    rng = np.random.default_rng(0)
-    learner = Learner.from_config(config.qtopt, rng)
-    updater = learner.bellman_updater(config.qtopt)
-    batch = random_transitions(config.qtopt.batch_size, config.qtopt.image_size, rng)
-    learner.train_step(updater.label(batch, rng))  # warm-up
-    start = time.perf_counter()
-    for _ in range(updates):
-        learner.train_step(updater.label(augment(batch, config.augment_shift, rng), rng))
-    return updates / (time.perf_counter() - start)
+def planned_steps(seconds: float, offline_share: float) -> tuple[int, int]:
+    """(offline_steps, finetune_steps) for a training budget, at the nominal update rate: a step
+    count, not a deadline, so the run is the same on any machine (only its wall time differs)."""
+    total = int(seconds * NOMINAL_UPDATES_PER_S)
+    offline = int(total * offline_share)
+    return offline, total - offline
 
 
-def train_with_collector(run_dir: str | Path, overrides: dict, seconds: float, offline_share: float) -> dict:
-    """Train ``run_dir`` for ``seconds`` with a collector process beside the trainer.
+def planned_explorer_episodes(seconds: float) -> int:
+    """Explorer episodes for a collection budget, at the nominal rate of two processes."""
+    return max(2, int(seconds * NOMINAL_EXPLORER_EPISODES_PER_S))
 
-    A new run takes ``overrides`` (PipelineConfig values) with the offline/finetune switch set
-    from a measured update rate; a run with a config.json resumes from its checkpoint and keeps
-    its config. Returns train()'s summary plus ``measured_updates_per_s`` (None on resume),
+
+def train_with_collector(run_dir: str | Path, overrides: dict, offline_steps: int, finetune_steps: int) -> dict:
+    """Train ``run_dir`` in this process (one core) with a lockstep collector process beside it (the
+    other core): explorer episodes while the learner is offline, then its CEM policy with exploration
+    noise (QT-Opt's collectors -> replay -> trainer, reproducible from config and seed).
+
+    A new run takes ``overrides`` (PipelineConfig values) and the step counts; a run with a
+    config.json resumes from its checkpoint and keeps its config. Returns train()'s summary plus
     ``offline_steps`` and ``resumed``.
     """
     import torch
@@ -90,37 +89,33 @@ def train_with_collector(run_dir: str | Path, overrides: dict, seconds: float, o
     from workbench.training.train import train
 
     torch.set_num_threads(1)
-    deadline = time.time() + seconds
     paths = RunPaths(run_dir)
     resumed = paths.config.exists()
     if resumed:
-        config, config_values, rate = load_run_config(paths), None, None
+        config, config_values = load_run_config(paths), None
     else:
-        base = validate_config(overrides, "training overrides")
-        rate = measure_update_rate(base)
-        offline_steps = int(rate * max(deadline - time.time(), 0.0) * offline_share)
-        config_values = {**overrides, "offline_steps": offline_steps, "finetune_steps": 10**7,
-                         "steps_per_episode": 0, "checkpoint_every": min(base.checkpoint_every, 500)}
+        config_values = {"collector_every": COLLECTOR_EVERY, **overrides, "offline_steps": offline_steps,
+                         "finetune_steps": finetune_steps, "steps_per_episode": 0}
         config = validate_config(config_values, "training overrides")
-    indices = [int(p.stem.split("-")[1]) for p in paths.offline.glob("episode-*.safetensors")]
-    collector = multiprocessing.get_context("spawn").Process(target=collector_main, args=(str(paths.root), {
-        "scene": config.scene, "profile": config.profile, "image_size": config.qtopt.image_size,
-        "seed": config.seed, "offline_steps": config.offline_steps, "first_offline_index": 1 + max(indices, default=-1),
-        "explore_epsilon": config.explore_epsilon, "explore_noise": config.explore_noise, "deadline": deadline}))
+    planned_seconds = (config.offline_steps + config.finetune_steps) / NOMINAL_UPDATES_PER_S
+    collector = multiprocessing.get_context("spawn").Process(
+        target=collector_main, args=(str(paths.root), config.model_dump(mode="json")))
     collector.start()
     try:
-        summary = train(paths.root, overrides=config_values, resume=resumed,
-                        minutes=max(deadline - time.time(), 0.0) / 60, progress=False)
+        # A safety net, not the budget: a machine three times slower than planned still finishes.
+        summary = train(paths.root, overrides=config_values, resume=resumed, minutes=3 * planned_seconds / 60 + 5,
+                        progress=False)
     finally:
         collector.join(timeout=30)
         if collector.is_alive():
             collector.terminate()
-    return {**summary, "measured_updates_per_s": rate, "offline_steps": config.offline_steps, "resumed": resumed}
+    return {**summary, "offline_steps": config.offline_steps, "resumed": resumed}
 
 
-def collector_main(run_dir: str, kwargs: dict) -> None:
-    """Process entry point of the collector beside the trainer."""
-    from workbench.rollout.collect import collect_beside_trainer
+def collector_main(run_dir: str, config: dict) -> None:
+    """Process entry point of the lockstep collector beside the trainer."""
+    from workbench.training.config import PipelineConfig
+    from workbench.training.lockstep import collect_in_lockstep
 
     set_parent_death_signal()
-    collect_beside_trainer(run_dir, **kwargs)
+    collect_in_lockstep(run_dir, PipelineConfig.model_validate(config))

@@ -3,6 +3,7 @@
     runs/NAME/
       offline/                 explorer episodes (``workbench collect``), plus collect.json
       online/                  on-policy episodes collected while finetuning
+      acting/                  weights published for a lockstep collector (workbench.training.lockstep)
       config.json              the resolved PipelineConfig, seed included
       checkpoint.safetensors   learner: online net, both targets, Adam (policies.qtopt.checkpoint)
       history.json             the logged points up to the checkpoint
@@ -13,7 +14,9 @@ The loop, top to bottom: sample a batch (ReplayMixer: offline episodes + online
 buffer), shift-augment it, label it with the Bellman updater (CEM on the target
 networks), take a learner step; while finetuning, every few steps run one
 episode of the CEM policy with exploration noise and add it to disk and to the
-online buffer. Every write is atomic; episodes are on disk before they are
+online buffer. With a collector process beside it (``collector_every``), the
+loop publishes weights and takes that process's episodes at fixed steps, so a
+run is reproducible from its config and seed. Every write is atomic; episodes are on disk before they are
 trained on, so a kill loses at most the steps since the last checkpoint, and
 ``--resume`` reloads the checkpoint and every episode on disk.
 """
@@ -38,6 +41,7 @@ from workbench.rollout.collect import ONLINE_SOURCE, episode_id, episode_seed, m
 from workbench.rollout.evaluate import evaluate_greedy
 from workbench.rollout.qtopt_policy import QTOptPolicy
 from workbench.training.config import INIT_STREAM, TRAIN_STREAM, PipelineConfig, RunPaths, prepare_run
+from workbench.training.lockstep import Lockstep, publish, take_due
 from workbench.training.run_log import LossWindow, RunLog
 
 
@@ -79,6 +83,7 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
     rng = np.random.default_rng([config.seed, TRAIN_STREAM, learner.step_count])
     mixer = ReplayMixer(offline, online, qcfg.offline_fraction)
     updater = learner.bellman_updater(qcfg)
+    lockstep = Lockstep.of(config)
     env = policy = eval_env = None
     next_online_index = _next_online_index(online)
     window = LossWindow()
@@ -108,9 +113,9 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
                                    "profile": config.profile, "split": "train"})
             path = online.store.add(episode)  # on disk first: a kill loses nothing collected
             online.add(episode, path.name, str(path))
-        if step % config.refresh_every == 0 and step > 0:
-            offline.refresh()
-            online.refresh()
+        if lockstep is not None:  # the collector process beside this one acts with what we publish
+            publish(paths, lockstep, learner, step)
+            take_due(paths, lockstep, step, offline, online)
 
         # QT-Opt update: Bellman targets from the target networks, then one gradient step.
         batch = augment(mixer.sample(qcfg.batch_size, rng), config.augment_shift, rng)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from workbench.cli.commands import print_summary
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate a policy's grasp success")
@@ -16,7 +18,11 @@ def register(subparsers) -> None:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--profile", default=None, help="randomization profile name or TOML path")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (with each episode's reset seed, objects and success)")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
+                        help="evaluate two policies on the same episodes and report A - B with its paired "
+                             "95%% interval (instead of --policy)")
     parser.add_argument("--suite", default=None,
                         help="a held-out suite (unseen-objects, unseen-textures, unseen-lighting, shifted-camera, "
                              "proxy-real) or all; sets scene, profile and split, and writes a report")
@@ -30,24 +36,37 @@ def register(subparsers) -> None:
 
 def eval_command(args: argparse.Namespace) -> int:
     from workbench.errors import UserError
-    from workbench.rollout.evaluate import run_episodes
+    from workbench.rollout.evaluate import paired_difference, run_episodes
     from workbench.rollout.qtopt_policy import make_policy
     from workbench.sim.env import GraspEnv
 
     if args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if args.suite is not None:
+        if args.compare:
+            raise UserError("--compare goes without --suite (compare two suite reports' episodes in the main job)")
         return suite_eval_command(args)
     if args.report is not None or args.image_size is not None:
         raise UserError("--report and --image-size go with --suite")
-    kwargs = {"profile": args.profile} if args.profile else {}
-    env = GraspEnv(args.scene, split=args.split, **kwargs)
-    policy = make_policy(args.policy, env)
-    result = run_episodes(env, policy, args.episodes, args.seed, desc=f"eval {args.policy}")
-    env.close()
-    record = {"policy": args.policy, "scene": env.spec_scene.name, "split": args.split,
-              "profile": args.profile or "none", "seed": args.seed, **result.to_dict()}
-    print(json.dumps(record) if args.json else f"{args.policy} on {record['scene']} ({args.split} objects): {result}")
+    env = GraspEnv(args.scene, split=args.split, profile=args.profile)
+    policies = args.compare or [args.policy]
+    try:
+        results = {name: run_episodes(env, make_policy(name, env), args.episodes, args.seed, desc=f"eval {name}")
+                   for name in policies}
+    finally:
+        env.close()
+    where = {"scene": env.spec_scene.name, "split": args.split, "profile": args.profile or "none", "seed": args.seed}
+    if args.compare:
+        (a, first), (b, second) = results.items()
+        paired = paired_difference(first.outcomes, second.outcomes)
+        record = {"compare": [a, b], **where, a: first.to_dict(), b: second.to_dict(),
+                  "difference": paired.to_dict(), "per_episode": {a: list(first.outcomes), b: list(second.outcomes)}}
+        text = f"on {where['scene']} ({args.split} objects):\n  A {a}: {first}\n  B {b}: {second}\n  A - B: {paired}"
+        print_summary(record, args.json, text)
+        return 0
+    result = results[args.policy]
+    record = {"policy": args.policy, **where, **result.to_dict(), "per_episode": list(result.outcomes)}
+    print_summary(record, args.json, f"{args.policy} on {record['scene']} ({args.split} objects): {result}")
     return 0
 
 

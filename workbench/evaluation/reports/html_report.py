@@ -151,7 +151,14 @@ def _replotted_curve(run: Path) -> str:
         return _img(path.read_bytes(), "learning curve", "Re-plotted from history.json.")
 
 
-def _evaluation(run: Path, trained: dict | None, explorer: dict | None, top: dict | None) -> str:
+def _paired(entry: dict | None) -> str:
+    if not entry:
+        return "-"
+    return f"{entry['difference'] * 100:+.1f} [{entry['low'] * 100:+.1f}, {entry['high'] * 100:+.1f}]"
+
+
+def _evaluation(run: Path, trained: dict | None, explorer: dict | None, top: dict | None,
+                paired: dict | None) -> str:
     if not trained or not explorer:
         return _missing("the evaluate stage has not run")
     rows, results = [], {}
@@ -159,12 +166,16 @@ def _evaluation(run: Path, trained: dict | None, explorer: dict | None, top: dic
         mine, base = entry["success"], explorer["suites"][name]["success"]
         label = name + (" (simulated stand-in)" if entry.get("stand_in") else "")
         rows.append([label, _pct(mine), f"{mine['successes']}/{mine['episodes']}", _pct(base),
-                     f"{base['successes']}/{base['episodes']}", entry.get("description", "")])
+                     f"{base['successes']}/{base['episodes']}", _paired((paired or {}).get(name)),
+                     entry.get("description", "")])
         results[name] = {"trained QT-Opt": _rate(mine), "explorer": _rate(base)}
     parts = [f"<p>{trained['episodes']} episodes per suite and policy, the same scenes for both (reset seeds "
              f"{trained['seed']} to {trained['seed'] + trained['episodes'] - 1}), held-out test objects, "
-             f"{trained['image_size']}x{trained['image_size']} images. Intervals: 95% Wilson.</p>",
-             _table(["suite", "trained QT-Opt", "successes", "explorer", "successes", "what it changes"], rows),
+             f"{trained['image_size']}x{trained['image_size']} images. Intervals: 95% Wilson; the paired "
+             f"difference (trained - explorer, points) compares the two on the same episodes, with a 95% "
+             f"Student-t interval.</p>",
+             _table(["suite", "trained QT-Opt", "successes", "explorer", "successes", "paired difference",
+                     "what it changes"], rows),
              _img(plots.success_per_suite(results), "success per suite, trained vs explorer",
                   "Success per suite with 95% intervals."),
              _img_file(run / "reports" / "eval-all" / "suite_samples.png", "suite samples",
@@ -182,6 +193,12 @@ def _headline(top: dict | None) -> str:
     verdict = ("the trained policy is better and the intervals do not overlap" if top["trained_better"]
                and not top["intervals_overlap"] else "the trained policy is better, but the intervals overlap"
                if top["trained_better"] else "the trained policy does NOT beat the explorer")
+    paired = top.get("paired")
+    if paired:  # the same episodes on both sides: the paired interval is the one that decides
+        verdict = ("the trained policy is better: the paired difference's interval is above zero"
+                   if paired["low"] > 0 else "the paired difference's interval includes zero or lies below it")
+        verdict = (f"trained - explorer {paired['difference'] * 100:+.1f} points, 95% interval "
+                   f"[{paired['low'] * 100:+.1f}, {paired['high'] * 100:+.1f}] on the same episodes; {verdict}")
     return (f'<p class="headline">Held-out success (simulation suites pooled): trained <b>{_pct(top["trained"])}</b> '
             f'vs explorer <b>{_pct(top["explorer"])}</b> ({top["trained"]["episodes"]} episodes each); '
             f"{_e(verdict)}.</p>")
@@ -324,7 +341,8 @@ def build_html_report(run_dir: str | Path) -> str:
     stages = dict(sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     trained = _json(run / "reports" / "eval-all" / "report.json")
     explorer = _json(run / "baselines" / "explorer" / "eval-all" / "report.json")
-    top = headline(trained, explorer)
+    evaluated = stages.get("evaluate", {})
+    top = evaluated.get("headline") or headline(trained, explorer)
     sections = [
         ("Overview", _overview(run, job, stages)),
         ("Scene and randomization", _img_file(run / "scene_sheet.png", "scene sheet",
@@ -332,7 +350,8 @@ def build_html_report(run_dir: str | Path) -> str:
          + _img_file(run / "randomization_sheet.png", "randomization sheet",
                      f"First frames under the training profile ({job.get('profile', '?')}).")),
         ("Data and learning curve", _training(run, stages)),
-        ("Held-out success: trained QT-Opt vs the explorer", _evaluation(run, trained, explorer, top)),
+        ("Held-out success: trained QT-Opt vs the explorer",
+         _evaluation(run, trained, explorer, top, evaluated.get("paired_by_suite"))),
         ("Transfer metrics on proxy-real (simulated)", _transfer(run)),
         ("Randomization study", _study(run)),
         ("Exported bundle", _bundle(run)),
