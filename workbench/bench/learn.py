@@ -22,8 +22,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from workbench.training.pipeline import (collect_explorer, planned_explorer_episodes, planned_steps, spawn_pool,
-                                         train_with_collector)
+from workbench.rollout.evaluate import paired_difference
+from workbench.training.pipeline import (
+    collect_explorer,
+    planned_explorer_episodes,
+    planned_steps,
+    spawn_pool,
+    train_with_collector,
+)
 
 EVAL_SEED = 1000  # `workbench eval`'s default seed: the same held-out scenes
 
@@ -111,6 +117,9 @@ def run(args) -> dict:
         figures.update({f"{name}_success": result["rate"], f"{name}_successes": result["successes"],
                         f"{name}_ci95_low": result["low"], f"{name}_ci95_high": result["high"]})
     figures["qtopt_over_explorer"] = qtopt["rate"] / explorer["rate"] if explorer["rate"] else float("inf")
+    paired = paired_difference(qtopt["outcomes"], explorer["outcomes"])  # the same held-out scenes
+    figures.update(qtopt_minus_explorer=paired.difference, qtopt_minus_explorer_ci95_low=paired.low,
+                   qtopt_minus_explorer_ci95_high=paired.high)
     figures["total_s"] = time.time() - started
     return figures
 
@@ -127,4 +136,4 @@ def _evaluate(policy_name: str, scene: str, profile: str, image_size: int, episo
     policy = make_policy(policy_name, env)
     result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False)
     env.close()
-    return result.to_dict()
+    return {**result.to_dict(), "outcomes": list(result.outcomes)}
