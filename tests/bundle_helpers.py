@@ -38,10 +38,16 @@ def export(run: Path, out: Path) -> Path:
     return out
 
 
-def rewrite_manifest(bundle: Path, change) -> None:
+def rewrite_manifest(bundle: Path, change, reseal: bool = False) -> None:
+    """Edit the manifest; ``reseal`` recomputes its integrity digest, as a forger without the
+    signing key could (the edit then passes the digest and must be caught by what follows it)."""
+    from policies.integrity import INTEGRITY_KEY, seal
+
     path = bundle / "manifest.json"
     manifest = json.loads(path.read_text())
     change(manifest)
+    if reseal:
+        manifest[INTEGRITY_KEY] = seal(manifest)
     path.write_text(json.dumps(manifest))
 
 

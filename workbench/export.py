@@ -33,6 +33,7 @@ from policies.bundle import (FORMAT_NAME, GOLDEN_NAME, MANIFEST_NAME, ONNX_INPUT
 from policies.cem import CEMConfig
 from policies.qnet import QNetwork, count_parameters
 from policies.spec import ACTION_DIM, OPEN_HAND_CLOSURE, STATE_DIM, ActionSpec
+from policies.integrity import INTEGRITY_KEY, seal
 from scenes.spec import SceneSpec
 from workbench.bundle_specs import action_section, control_section, observation_section, safety_section, scene_geometry
 from workbench.errors import UserError
@@ -180,6 +181,10 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
     spec = ActionSpec(max_translation=scene_spec.task.max_translation)
     geometry = scene_geometry(scene_spec)
     tensors = {name: value.detach().cpu().contiguous().numpy() for name, value in qnet.state_dict().items()}
+    for name, value in tensors.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise UserError(f"weights: {name} holds NaN or infinite values ({int(np.sum(~np.isfinite(value)))} of "
+                            f"{value.size}): the network cannot be exported")
     golden = golden_vectors(qnet, cem, spec, seed, cem_seed=seed + 1)
 
     import safetensors.numpy
@@ -233,10 +238,13 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                                    for name, value in golden.items()}},
             "files": files,
         }
+        manifest[INTEGRITY_KEY] = seal(manifest)  # any later edit of the manifest is refused on load
         _write(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, allow_nan=False).encode())
         _fsync_dir(staging)
         try:
-            load_policy(staging)  # the robot's own check: files, schema, golden vectors in onnxruntime
+            # The robot's own check: files, schema, golden vectors in onnxruntime (not a robot's envelope:
+            # that is checked where the bundle drives).
+            load_policy(staging, envelope=None)
         except BundleError as error:
             raise UserError(f"the exported bundle fails its own verification: {error}") from None
         _replace_directory(staging, out)
