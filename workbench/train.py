@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
 from collections import deque
 from pathlib import Path
 
@@ -107,20 +106,25 @@ def _validation_message(source: str, error: ValidationError) -> str:
 
 
 def validate_config(data: dict, source: str) -> PipelineConfig:
+    """Strict types: a string is no number, a float no integer; NaN and infinity are refused."""
+    from scenes.spec import SpecError, strict_validate
+
     try:
-        return PipelineConfig.model_validate(data)
+        return strict_validate(PipelineConfig, data, source)
+    except SpecError as error:
+        raise UserError(str(error)) from None
     except ValidationError as error:
         raise UserError(_validation_message(source, error)) from None
 
 
 def read_toml(path: str | Path) -> dict:
+    """A config TOML through the front door (policies.input_files)."""
+    from policies.input_files import InputFileError, load_toml
+
     try:
-        with open(path, "rb") as stream:
-            return tomllib.load(stream)
-    except OSError as error:
-        raise UserError(f"{path}: cannot read config ({error.strerror or error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: not valid TOML ({error})") from None
+        return load_toml(path)
+    except InputFileError as error:
+        raise UserError(f"{path}: cannot read config ({error.problem})") from None
 
 
 def resolve_config(paths: RunPaths, overrides: dict, source: str) -> PipelineConfig:
@@ -140,10 +144,14 @@ def resolve_config(paths: RunPaths, overrides: dict, source: str) -> PipelineCon
 
 
 def load_run_config(paths: RunPaths) -> PipelineConfig:
+    from policies.input_files import InputFileError, load_json
+
     try:
-        data = json.loads(paths.config.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{paths.config}: unreadable run config ({error})") from None
+        data = load_json(paths.config)
+    except InputFileError as error:
+        raise UserError(f"{paths.config}: unreadable run config ({error.problem})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{paths.config}: unreadable run config (not a JSON object)")
     return validate_config(data, str(paths.config))
 
 
