@@ -45,8 +45,11 @@ def eval_command(args: argparse.Namespace) -> int:
     policy = make_policy(args.policy, env)
     result = run_episodes(env, policy, args.episodes, args.seed, desc=f"eval {args.policy}")
     env.close()
+    # `profile` is the profile's name (a file's `name = ...`), `profile_file` the path given, if any.
     record = {"policy": args.policy, "scene": env.spec_scene.name, "split": args.split,
-              "profile": args.profile or "none", "seed": args.seed, **result.to_dict()}
+              "profile": env.randomization.profile.name, "seed": args.seed, **result.to_dict()}
+    if args.profile is not None and args.profile.endswith(".toml"):
+        record["profile_file"] = args.profile
     print(json.dumps(record) if args.json else f"{args.policy} on {record['scene']} ({args.split} objects): {result}")
     return 0
 
