@@ -84,11 +84,13 @@ def check_values(data: Any, path: str | os.PathLike, prefix: str = "") -> Any:
                                  f"larger than the 64-bit limit {MAX_INTEGER}")
         if isinstance(value, float) and not math.isfinite(value):
             raise InputFileError(path, f"{where or '(top level)'} = {value!r}: expected a finite number")
+        # Pushed in reverse, so the first bad value in file order is the one reported.
         if isinstance(value, dict):
-            stack.extend((item, f"{where}.{key}" if where else str(key), depth + 1) for key, item in value.items())
+            stack.extend(reversed([(item, f"{where}.{key}" if where else str(key), depth + 1)
+                                   for key, item in value.items()]))
         elif isinstance(value, list | tuple):
-            stack.extend((item, f"{where}.{index}" if where else str(index), depth + 1)
-                         for index, item in enumerate(value))
+            stack.extend(reversed([(item, f"{where}.{index}" if where else str(index), depth + 1)
+                                   for index, item in enumerate(value)]))
     return data
 
 
