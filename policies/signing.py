@@ -53,10 +53,16 @@ def generate_key(path: str | os.PathLike) -> tuple[Path, Path]:
                                 serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as stream:
-        stream.write(private)
-    atomic_write_bytes(public_path, public)
+    try:
+        private_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(private)
+            stream.flush()
+            os.fsync(stream.fileno())
+        atomic_write_bytes(public_path, public)
+    except OSError as error:
+        raise KeyFileError(f"{private_path}: cannot write the key ({error.strerror or error})") from None
     return private_path, public_path
 
 
