@@ -270,7 +270,8 @@ def open_bundle(path: str | os.PathLike) -> Bundle:
         raise BundleError(f.path, f"field {INTEGRITY_KEY} is missing or malformed: the manifest cannot be checked "
                           "for edits (export the bundle again)")
     if edited:
-        raise BundleError(f.path, f"field {', '.join(edited)} was edited after export: the manifest does not "
-                          f"match its {INTEGRITY_KEY} digest")
+        fields = f"field {edited[0]} was" if len(edited) == 1 else f"fields {', '.join(edited)} were"
+        raise BundleError(f.path, f"{fields} edited after export: the manifest does not match its "
+                          f"{INTEGRITY_KEY} digest")
     return Bundle(bundle_dir, manifest, image, actions, cem, control_rate, safety, golden, onnx_file,
                   hashlib.sha256(raw).hexdigest())
