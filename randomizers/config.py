@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from randomizers.photos import first_readable_image
-from scenes.spec import SpecError, format_validation_error, read_toml
+from scenes.spec import SpecError, format_validation_error, read_toml, strict_validate
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -42,7 +42,7 @@ class ProfileError(SpecError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # -- ranges ----------------------------------------------------------------------
@@ -227,9 +227,11 @@ class Profile(Strict):
 def parse_profile(data: dict, source: str = "<profile>", base_dir: Path | None = None) -> Profile:
     """Validate a profile's data; `base_dir` resolves a relative `texture.image_folder`."""
     try:
-        return Profile.model_validate(data, context={"base_dir": base_dir or Path.cwd()})
+        return strict_validate(Profile, data, source, context={"base_dir": str(base_dir or Path.cwd())})
     except ValidationError as exc:
         raise ProfileError(format_validation_error(source, exc)) from None
+    except SpecError as exc:  # NaN, infinity, a huge integer, a value JSON cannot hold
+        raise ProfileError(str(exc)) from None
 
 
 def builtin_profiles() -> list[str]:

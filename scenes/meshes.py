@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from policies.runtime.input_files import InputFileError, regular_file
+
+MAX_MESH_BYTES = 256 * 1024 * 1024
+
 MESH_SUFFIXES = (".stl", ".obj")
 
 
@@ -38,10 +42,10 @@ def read_mesh(path: str | Path) -> Mesh:
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise MeshError(f"unsupported mesh format {path.suffix or '(none)'!r}: use .stl or .obj")
     try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        raise MeshError(f"file not found: {path}") from None
-    return _read_cached(str(path), stamp)
+        regular_file(path, MAX_MESH_BYTES)  # a directory or a FIFO named .stl is refused, not read (or waited on)
+    except InputFileError as error:
+        raise MeshError(f"{error.problem}: {path}") from None
+    return _read_cached(str(path), path.stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=64)

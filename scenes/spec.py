@@ -8,7 +8,7 @@ offending value and the reason, so the CLI can print it and exit 2.
 
 from __future__ import annotations
 
-import tomllib
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from scenes.errors import SpecError
 from scenes.meshes import read_mesh
 from scenes.objects import CUSTOM_ID_BASE, LIBRARY_SIZE, split_ids
+from policies.runtime.input_files import InputFileError, check_values, load_toml
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -27,10 +28,26 @@ Vec3 = tuple[float, float, float]
 Rgb = tuple[Unit, Unit, Unit]
 MAX_OBJECT_SIZE = 0.2  # m: a larger custom mesh neither fits the gripper nor the bin
 MIN_OBJECT_SIZE = 0.005
+MAX_SETTLE_TIME = 10.0  # s of physics per reset: more only makes a reset take minutes
+MIN_TIMESTEP = 1e-4  # s: a smaller one makes a control step take minutes
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def strict_validate(model: type[BaseModel], data, source: str, context: dict | None = None):
+    """``model`` from parsed file data with strict types: no string for a number or a boolean, no
+    float for an integer (pydantic's JSON mode, where arrays still fill tuples). SpecError for a
+    value JSON cannot hold (a TOML date, NaN, an integer past 64 bits); ValidationError otherwise."""
+    try:
+        check_values(data, source)
+        text = json.dumps(data, allow_nan=False)
+    except InputFileError as error:
+        raise SpecError(str(error)) from None
+    except (TypeError, ValueError) as error:  # a TOML date or time
+        raise SpecError(f"{source}: a value of an unsupported type ({error})") from None
+    return model.model_validate_json(text, strict=True, context=context)
 
 
 class TableSpec(Strict):
@@ -75,14 +92,24 @@ class MeshObjectSpec(Strict):
 
     @model_validator(mode="after")
     def _graspable_size(self) -> "MeshObjectSpec":
-        extents = read_mesh(self.file).extents * self.scale
+        raw = read_mesh(self.file).extents
+        extents = raw * self.scale
         size = " x ".join(f"{v:.3g}" for v in extents)
         if extents.max() > MAX_OBJECT_SIZE:
             raise ValueError(f"scale = {self.scale}: the mesh is {size} m, larger than {MAX_OBJECT_SIZE} m "
-                             "(a file in millimetres needs scale = 0.001)")
+                             f"({_scale_hint(float(raw.max()))})")
         if extents.max() < MIN_OBJECT_SIZE:
-            raise ValueError(f"scale = {self.scale}: the mesh is {size} m, smaller than {MIN_OBJECT_SIZE} m")
+            raise ValueError(f"scale = {self.scale}: the mesh is {size} m, smaller than {MIN_OBJECT_SIZE} m "
+                             f"({_scale_hint(float(raw.max()))})")
         return self
+
+
+def _scale_hint(longest: float) -> str:
+    """Which scale makes a mesh whose longest side is ``longest`` file units fit."""
+    if MIN_OBJECT_SIZE <= longest * 0.001 <= MAX_OBJECT_SIZE:
+        return f"a file in millimetres needs scale = 0.001, making it {longest * 0.001:.3g} m"
+    fit = 0.1 / longest
+    return f"scale = {fit:.3g} makes its longest side 0.1 m"
 
 
 class ObjectsSpec(Strict):
@@ -102,7 +129,8 @@ class ObjectsSpec(Strict):
     friction: Positive = Field(1.0, description="sliding friction coefficient")
     drop_height: Positive = Field(
         0.06, description="height of the lowest layer of falling objects above the bin floor, m")
-    settle_time: NonNegative = Field(1.0, description="seconds of physics after the drop, before the first step")
+    settle_time: Annotated[float, Field(ge=0, le=MAX_SETTLE_TIME)] = Field(
+        1.0, description="seconds of physics after the drop, before the first step")
     meshes: tuple[MeshObjectSpec, ...] = Field(
         (), description="custom objects from mesh files (`[[objects.meshes]]`); the i-th has id 10000 + i")
 
@@ -152,12 +180,19 @@ class LightSpec(Strict):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$", description="unique name")
     pos: Vec3 = Field((0.0, 0.0, 1.0), description="position, m")
-    dir: Vec3 = Field((0.0, 0.0, -1.0), description="direction it shines in")
+    dir: Vec3 = Field((0.0, 0.0, -1.0), description="direction it shines in (not all zero)")
     diffuse: Rgb = Field((0.7, 0.7, 0.7), description="diffuse colour")
     ambient: Rgb = Field((0.1, 0.1, 0.1), description="ambient colour")
     specular: Rgb = Field((0.2, 0.2, 0.2), description="specular colour")
     castshadow: bool = Field(True, description="casts shadows (costly in software rendering; see `render.shadow_size`)")
     active: bool = Field(True, description="switched on")
+
+    @field_validator("dir")
+    @classmethod
+    def _has_direction(cls, value: Vec3) -> Vec3:
+        if not any(value):
+            raise ValueError("a light direction must not be [0, 0, 0]")
+        return value
 
 
 class RenderSpec(Strict):
@@ -174,7 +209,7 @@ class RenderSpec(Strict):
 class PhysicsSpec(Strict):
     """Simulation settings."""
 
-    timestep: Annotated[float, Field(gt=0, le=0.01)] = Field(0.002, description="physics timestep, s")
+    timestep: Annotated[float, Field(ge=MIN_TIMESTEP, le=0.01)] = Field(0.002, description="physics timestep, s")
     control_dt: Annotated[float, Field(gt=0, le=1.0)] = Field(
         0.1, description="one control step (one action), s; at least `timestep`")
     impratio: Positive = Field(10.0, description="frictional-to-normal constraint impedance ratio (elliptic cones)")
@@ -253,20 +288,18 @@ def format_validation_error(source: str, error: ValidationError) -> str:
 
 
 def read_toml(path: Path) -> dict:
-    """Parse a TOML file, turning missing files and syntax errors into SpecError."""
+    """Parse a TOML file through the front door (policies.runtime.input_files): a missing file, a
+    directory, a FIFO, non-UTF-8 text, a syntax error, NaN or a huge integer is a SpecError."""
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: invalid TOML: {exc}") from None
+        return load_toml(path)
+    except InputFileError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None = None) -> SceneSpec:
     """Validate a scene's data; relative mesh files are looked up in `base_dir` (default: here)."""
     try:
-        spec = SceneSpec.model_validate(data, context={"base_dir": base_dir or "."})
+        spec = strict_validate(SceneSpec, data, source, context={"base_dir": str(base_dir or ".")})
     except ValidationError as exc:
         raise SpecError(format_validation_error(source, exc)) from None
     objects = spec.objects
@@ -279,6 +312,10 @@ def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None
                 f"(the library has ids 0..{LIBRARY_SIZE - 1}{custom})"
             )
     available = len(split_ids(objects.split, objects.kinds, objects.meshes))
+    if not objects.ids and objects.kinds == "custom" and objects.count > available > 0:
+        # As the docs say: with only custom meshes, the count is capped at the meshes in the split.
+        spec = spec.model_copy(update={"objects": objects.model_copy(update={"count": available})})
+        objects = spec.objects
     if not objects.ids and objects.count > available:
         raise SpecError(f"{source}: objects.count = {objects.count}: only {available} objects of kinds "
                         f"{objects.kinds!r} are in the {objects.split!r} split")

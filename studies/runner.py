@@ -100,6 +100,24 @@ def _identity_of(study: optuna.Study, wait: float = IDENTITY_WAIT_SECONDS) -> di
         time.sleep(0.2)
 
 
+def check_study_directory(spec: Study) -> None:
+    """UserError when ``spec.directory`` holds another study (a study.json of another name): checked
+    before anything is opened or written, so that study stays as it was."""
+    record_path = spec.directory / "study.json"
+    if not record_path.exists():
+        return
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise UserError(f"{spec.source}: study.directory {spec.directory} holds an unreadable study.json "
+                        f"({error}); nothing was written. Choose another study.directory") from None
+    if not isinstance(record, dict) or record.get("name") != spec.name:
+        other = record.get("name") if isinstance(record, dict) else None
+        raise UserError(f"{spec.source}: study.directory = {str(spec.directory)!r} holds another study "
+                        f"({other!r} in {shown(str(record.get('storage')) if isinstance(record, dict) else '?')}); "
+                        "nothing was written. Choose another study.directory")
+
+
 def write_study_directory(spec: Study) -> None:
     """``<directory>/study.toml`` (the file's text) and ``study.json`` (where its storage is)."""
     directory = spec.directory
@@ -355,6 +373,7 @@ def run_study(spec: Study, workers: int = 1, minutes: float | None = None, must_
     budget_minutes = minutes if minutes is not None else spec.file.budget.minutes
     deadline = started + budget_minutes * 60
     preflight(spec)
+    check_study_directory(spec)
     storage = open_storage(spec.storage_url, f"{spec.source}: study.storage")
     study = create_or_join(spec, storage, must_exist)
     write_study_directory(spec)

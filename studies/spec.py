@@ -15,14 +15,15 @@ Nothing here opens the storage or runs anything: ``load_study_file`` only reads 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from policies.runtime.input_files import InputFileError, parse_toml_text, read_text
 from randomizers import Profile
+from scenes.spec import SpecError, strict_validate
 from studies.factories import make_pruner, make_sampler
 from studies.metrics import METRICS
 from studies.space import Param, flatten_search, order_params, parse_param
@@ -34,7 +35,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StudySection(Strict):
@@ -174,10 +175,11 @@ class Study:
 
 
 def read_study_text(path: str | Path) -> str:
+    """The study file's text through the front door: a directory, a FIFO or non-UTF-8 text is refused."""
     try:
-        return Path(path).read_text()
-    except OSError as error:
-        raise UserError(f"{path}: cannot read study file ({error.strerror or error})") from None
+        return read_text(path)
+    except InputFileError as error:
+        raise UserError(f"{path}: cannot read study file ({error.problem})") from None
 
 
 def load_study_file(path: str | Path, storage: str | None = None) -> Study:
@@ -187,11 +189,13 @@ def load_study_file(path: str | Path, storage: str | None = None) -> Study:
 def parse_study(text: str, source: str, storage: str | None = None) -> Study:
     """The checked study; ``storage`` overrides the file's storage URL."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{source}: not valid TOML ({error})") from None
+        data = parse_toml_text(text, source)  # NaN, infinity, huge integers and deep nesting refused
+    except InputFileError as error:
+        raise UserError(str(error)) from None
     try:
-        file = StudyFile.model_validate(data)
+        file = strict_validate(StudyFile, data, source)
+    except SpecError as error:
+        raise UserError(str(error)) from None
     except ValidationError as error:
         raise UserError(f"{source}: {validation_lines(error, '')}") from None
     kind = file.study.kind

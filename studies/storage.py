@@ -12,6 +12,7 @@ Every form opens unchanged in optuna-dashboard (``optuna-dashboard sqlite:///run
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -90,6 +91,7 @@ def _open(url: str) -> optuna.storages.BaseStorage:
         path = journal_path(url)
         if not str(path):
             raise UserError(f"storage {url!r}: name the journal file, e.g. journal:runs/NAME/journal.log")
+        check_journal(path, url)
         _make_parent(path, url)
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" not in url:
@@ -104,6 +106,30 @@ def _open(url: str) -> optuna.storages.BaseStorage:
     elif url.startswith(("postgresql", "mysql")):
         engine_kwargs = {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+
+
+JOURNAL_PROBE_BYTES = 1 << 20
+
+
+def check_journal(path: Path, url: str) -> None:
+    """UserError unless ``path`` is absent, empty, or starts with an Optuna journal record: Optuna
+    would append to any file before failing on it, changing a file that is not its own."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise UserError(f"storage {url!r}: {path} is not a regular file, so not a journal")
+    with open(path, "rb") as stream:
+        head = stream.read(JOURNAL_PROBE_BYTES)
+    if not head:
+        return
+    first = head.split(b"\n", 1)[0]
+    try:
+        record = json.loads(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        record = None
+    if not isinstance(record, dict) or "op_code" not in record:
+        raise UserError(f"storage {url!r}: {path} exists and is not an Optuna journal (its first line is no "
+                        "journal record); nothing was written to it. Name a new file or an existing journal")
 
 
 def _make_parent(path: Path, url: str) -> None:

@@ -37,7 +37,7 @@ PIPELINE_OWN = ("seed", "scene", "profile")  # set at the top of [base], not ins
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CollectConfig(Strict):

@@ -38,10 +38,16 @@ def export(run: Path, out: Path) -> Path:
     return out
 
 
-def rewrite_manifest(bundle: Path, change) -> None:
+def rewrite_manifest(bundle: Path, change, reseal: bool = False) -> None:
+    """Edit the manifest; ``reseal`` recomputes its integrity digest, as a forger without the
+    signing key could (the edit then passes the digest and must be caught by what follows it)."""
     path = bundle / "manifest.json"
     manifest = json.loads(path.read_text())
     change(manifest)
+    if reseal:
+        from policies.runtime.integrity import INTEGRITY_KEY, seal
+
+        manifest[INTEGRITY_KEY] = seal(manifest)
     path.write_text(json.dumps(manifest))
 
 
@@ -51,3 +57,15 @@ def observation(bundle, image: np.ndarray | None = None, timestamp: float = 100.
         image = np.full((bundle.image.height, bundle.image.width, 3), 128, np.uint8)
     return {"image": image, "gripper_closed": 0.0, "height": 0.2, "tool_position": (low + high) / 2,
             "timestamp": timestamp}
+
+
+def act_message_parts(bundle, image: np.ndarray) -> dict:
+    """An `act` request for the policy server with this image and an otherwise valid observation."""
+    import time
+
+    from policies.runtime.protocol import encode_array
+
+    obs = observation(bundle, image=image, timestamp=time.monotonic())
+    wire = {"image": encode_array(obs["image"]), "gripper_closed": 0.0, "height": 0.2,
+            "tool_position": [float(v) for v in obs["tool_position"]], "timestamp": obs["timestamp"]}
+    return {"type": "act", "id": 1, "observation": wire, "now": time.monotonic()}

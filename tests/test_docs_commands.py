@@ -73,6 +73,9 @@ NOT_RUN = {
     "workbench drive bundles/NAME --episodes 200 --compare-run runs/NAME": _BUNDLE,
     "workbench serve bundles/NAME --port 8765": _SERVER,
     "python -m policies.server bundles/NAME": _SERVER,
+    "workbench sign bundles/NAME --key keys/lab": _BUNDLE,
+    "workbench drive bundles/NAME --require-signature keys/lab.pub --envelope robot.toml":
+        _BUNDLE + " and the robot's envelope file",
     "workbench study run studies/quick.toml": _STUDY,
     "workbench study status quick": _STUDY,
     "workbench study resume quick": _STUDY,
@@ -131,6 +134,9 @@ NOT_RUN = {
     "workbench serve bundles/main": _SERVER,
     "workbench drive bundles/main --episodes 50 --server ws://127.0.0.1:8765/": _BUNDLE + " and a running server",
     "workbench serve bundles/main --host 0.0.0.0 --crop 43,283,714,714 --channel-order BGR": _SERVER,
+    "workbench sign bundles/main --key keys/lab": _BUNDLE,
+    "workbench drive bundles/main --episodes 200 --require-signature keys/lab.pub": _BUNDLE,
+    "python -m policies.server bundles/main --require-signature keys/lab.pub": _SERVER,
     # docs/studies.md
     "workbench study run studies/quick.toml --workers 2 --storage journal:runs/quick/journal.log": _STUDY,
     "workbench study run studies/quick.toml --storage journal:runs/quick/journal.log": _STUDY,

@@ -79,7 +79,9 @@ def test_unusable_mesh_files_say_why(tmp_path, name, text, reason):
     ('file = "mug.stl"', "", "objects.meshes.0", "needs scale = 0.001"),
     ('file = "mug.stl"\nscale = 0.00001', "", "objects.meshes.0", "smaller than"),
     ('file = "mug.stl"\nscale = 0.001\nmass = -1', "", "objects.meshes.0.mass", "greater than 0"),
-    ('file = "mug.stl"\nscale = 0.001', 'kinds = "custom"\ncount = 2', "objects.count", "only 1 objects"),
+    # More than the custom meshes is capped (test_safety_inputs); none in the split is refused.
+    ('file = "mug.stl"\nscale = 0.001\nsplit = "test"', 'kinds = "custom"\ncount = 2', "objects.count",
+     "only 0 objects"),
     ('file = "mug.stl"\nscale = 0.001', "ids = [10001]", "objects.ids.0", "custom meshes have ids 10000..10000"),
 ])
 def test_bad_custom_meshes_name_file_field_and_reason(tmp_path, mesh_lines, objects, field, reason):

@@ -18,7 +18,6 @@ the runtime then runs the golden vectors through onnxruntime. Every refusal is a
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from typing import Any
 
 from policies.runtime.cem import CEMConfig
 from policies.runtime.files import FileProblem
+from policies.runtime.input_files import InputFileError, parse_json_bytes, read_bytes
+from policies.runtime.integrity import INTEGRITY_KEY, edited_sections
 from policies.runtime.preprocess import CHANNEL_ORDERS
 from policies.runtime.robot_action import ActionMapping
 from policies.runtime.safety import SafetyLimits
@@ -41,6 +42,16 @@ ONNX_OPSET = 17
 ONNX_INPUTS = ("image", "state", "actions")
 ONNX_OUTPUTS = ("logits",)
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+SIGNATURE_NAME = "signature.json"  # policies.runtime.signing: the only file the manifest cannot list
+# Bounded work at load: limits that keep one action within the runtime's latency budget (the
+# paper acts with 2 x 64 CEM samples at 64 px; these allow ~30x that) and loading bounded.
+MAX_IMAGE_SIZE = 1024  # px, as the scene camera's own limit
+MAX_CEM_ITERATIONS = 10
+MAX_CEM_SAMPLES = 1024
+MAX_CEM_SCORES = 4096  # iterations x samples: Q-network evaluations per action
+MAX_BUNDLE_FILES = 16
+MAX_BUNDLE_FILE_BYTES = 1 << 30
+MAX_SEED = 2**63 - 1
 
 
 class BundleError(FileProblem):
@@ -107,11 +118,14 @@ class _Fields:
             node = node[part]
         return node
 
-    def integer(self, dotted: str, minimum: int | None = None) -> int:
+    def integer(self, dotted: str, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.get(dotted)
         if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
             raise BundleError(self.path, f"field {dotted} = {value!r}: expected an integer"
                               + (f" >= {minimum}" if minimum is not None else ""))
+        if maximum is not None and value > maximum:
+            raise BundleError(self.path, f"field {dotted} = {value!r}: over the limit {maximum} (bounded work "
+                              "at load: one action must fit the runtime's latency budget)")
         return value
 
     def number(self, dotted: str, positive: bool = True) -> float:
@@ -153,15 +167,13 @@ def read_manifest(bundle_dir: Path) -> tuple[dict, bytes]:
     path = bundle_dir / MANIFEST_NAME
     if not bundle_dir.is_dir():
         raise BundleError(bundle_dir, "not a bundle directory (it does not exist or is a file)")
-    if not path.is_file():
+    if not path.exists():
         raise BundleError(path, "missing: every bundle has a manifest.json")
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise BundleError(path, f"{path.stat().st_size} bytes, larger than the {MAX_MANIFEST_BYTES}-byte limit")
-    raw = path.read_bytes()
     try:
-        manifest = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BundleError(path, f"not valid JSON ({error})") from None
+        raw = read_bytes(path, MAX_MANIFEST_BYTES)
+        manifest = parse_json_bytes(raw, path)
+    except InputFileError as error:
+        raise BundleError(path, error.problem) from None
     if not isinstance(manifest, dict):
         raise BundleError(path, "not a JSON object")
     if manifest.get("format") != FORMAT_NAME:
@@ -183,25 +195,32 @@ def verify_files(bundle_dir: Path, manifest: dict, required: tuple[str, ...]) ->
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise BundleError(manifest_path, "field files is missing or empty")
+    if len(files) > MAX_BUNDLE_FILES:
+        raise BundleError(manifest_path, f"field files lists {len(files)} files, over the limit {MAX_BUNDLE_FILES}")
     for name in required:
         if name not in files:
             raise BundleError(bundle_dir / name, "not listed in manifest.json files")
     for name, entry in files.items():
-        if not _plain_name(name) or name == MANIFEST_NAME:
+        if not _plain_name(name) or name in (MANIFEST_NAME, SIGNATURE_NAME):
             raise BundleError(manifest_path, f"files lists {name!r}, not a plain file name of the bundle")
         if (not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str)
                 or not isinstance(entry.get("bytes"), int) or isinstance(entry.get("bytes"), bool)):
             raise BundleError(manifest_path, f"files.{name} needs a sha256 string and a bytes count")
+        if not 0 <= entry["bytes"] <= MAX_BUNDLE_FILE_BYTES:
+            raise BundleError(manifest_path, f"field files.{name}.bytes = {entry['bytes']}: outside 0.."
+                              f"{MAX_BUNDLE_FILE_BYTES}")
         path = bundle_dir / name
-        if not path.is_file():
+        if not path.exists():
             raise BundleError(path, "missing (listed in manifest.json)")
+        if not path.is_file():
+            raise BundleError(path, "not a regular file (listed in manifest.json)")
         size = path.stat().st_size
         if size != entry["bytes"]:
             raise BundleError(path, f"{size} bytes, the manifest says {entry['bytes']}: file was changed or cut")
         if sha256_file(path) != entry["sha256"].lower():
             raise BundleError(path, "SHA-256 does not match the manifest: the file was changed after export")
     for child in sorted(bundle_dir.iterdir()):
-        if child.name != MANIFEST_NAME and child.name not in files:
+        if child.name not in (MANIFEST_NAME, SIGNATURE_NAME) and child.name not in files:
             raise BundleError(child, "not listed in manifest.json (an unexpected file in the bundle)")
 
 
@@ -211,12 +230,13 @@ def open_bundle(path: str | os.PathLike) -> Bundle:
     manifest, raw = read_manifest(bundle_dir)
     f = _Fields(manifest, bundle_dir / MANIFEST_NAME)
 
-    image_size = f.integer("model.image_size", minimum=1)
+    image_size = f.integer("model.image_size", minimum=1, maximum=MAX_IMAGE_SIZE)
     onnx_file = f.file_name("model.onnx.file")
     opset = f.integer("model.onnx.opset")
     if opset != ONNX_OPSET:
         raise BundleError(f.path, f"field model.onnx.opset = {opset}: this runtime is pinned to opset {ONNX_OPSET}")
-    image = ImageSpec(f.integer("observation.image.height", 1), f.integer("observation.image.width", 1),
+    image = ImageSpec(f.integer("observation.image.height", 1, MAX_IMAGE_SIZE),
+                      f.integer("observation.image.width", 1, MAX_IMAGE_SIZE),
                       f.choice("observation.image.channel_order", CHANNEL_ORDERS))
     f.choice("observation.image.dtype", ("uint8",))
     if (image.height, image.width) != (image_size, image_size):
@@ -225,8 +245,14 @@ def open_bundle(path: str | os.PathLike) -> Bundle:
     actions = ActionMapping(f.number("action.max_translation_m"), f.number("action.max_rotation_rad"),
                             f.number("action.binary_threshold"))
     try:
-        cem = CEMConfig(iterations=f.integer("cem.iterations"), samples=f.integer("cem.samples"),
-                        elites=f.integer("cem.elites"), initial_std=f.number("cem.initial_std"))
+        cem = CEMConfig(iterations=f.integer("cem.iterations", 1, MAX_CEM_ITERATIONS),
+                        samples=f.integer("cem.samples", 1, MAX_CEM_SAMPLES),
+                        elites=f.integer("cem.elites", 1, MAX_CEM_SAMPLES), initial_std=f.number("cem.initial_std"))
+        if cem.iterations * cem.samples > MAX_CEM_SCORES:
+            raise BundleError(f.path, f"field cem.samples = {cem.samples} with cem.iterations = {cem.iterations}: "
+                              f"{cem.iterations * cem.samples} Q-network scores per action, over the limit "
+                              f"{MAX_CEM_SCORES} (bounded work at load: one action must fit the runtime's "
+                              "latency budget)")
         safety = SafetyLimits(f.vector("safety.workspace_low_m", 3), f.vector("safety.workspace_high_m", 3),
                               f.number("safety.max_translation_m"), f.number("safety.max_rotation_rad"),
                               f.number("safety.max_observation_age_s"))
@@ -235,9 +261,17 @@ def open_bundle(path: str | os.PathLike) -> Bundle:
             raise
         raise BundleError(f.path, str(error)) from None
     golden = GoldenSpec(f.file_name("golden.file"), f.number("golden.logit_atol"),
-                        f.integer("golden.preprocess_atol", 0), f.number("golden.action_atol"),
-                        f.integer("golden.cem_seed", 0))
+                        f.integer("golden.preprocess_atol", 0, 255), f.number("golden.action_atol"),
+                        f.integer("golden.cem_seed", 0, MAX_SEED))
     control_rate = f.number("control.rate_hz")
     verify_files(bundle_dir, manifest, required=(onnx_file, golden.file))
+    edited = edited_sections(manifest)
+    if edited == [INTEGRITY_KEY]:
+        raise BundleError(f.path, f"field {INTEGRITY_KEY} is missing or malformed: the manifest cannot be checked "
+                          "for edits (export the bundle again)")
+    if edited:
+        fields = f"field {edited[0]} was" if len(edited) == 1 else f"fields {', '.join(edited)} were"
+        raise BundleError(f.path, f"{fields} edited after export: the manifest does not match its "
+                          f"{INTEGRITY_KEY} digest")
     return Bundle(bundle_dir, manifest, image, actions, cem, control_rate, safety, golden, onnx_file,
                   hashlib.sha256(raw).hexdigest())

@@ -28,7 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import onnxruntime
 
-from policies.runtime.bundle import ONNX_INPUTS, ONNX_OUTPUTS, Bundle, BundleError, open_bundle
+from policies.runtime.admission import ROBOT_DEFAULT, admit_bundle
+from policies.runtime.bundle import ONNX_INPUTS, ONNX_OUTPUTS, Bundle, BundleError
 from policies.runtime.cem import CEMConfig, ScoreFn, cem_maximize
 from policies.runtime.preprocess import CropBox, FrameError, Preprocessor
 from policies.runtime.robot_action import ActionMapping, RobotAction
@@ -225,9 +226,15 @@ def verify_golden(bundle: Bundle, qfunction: OnnxQFunction) -> dict:
 
 
 def load_policy(path, *, threads: int = 1, safety: SafetyLimits | None = None, crop: CropBox | None = None,
-                channel_order: str | None = None, clock: Callable[[], float] = time.monotonic) -> BundlePolicy:
-    """Open, verify (files, schema, golden vectors) and wrap a bundle for acting."""
-    bundle = open_bundle(path)
+                channel_order: str | None = None, clock: Callable[[], float] = time.monotonic,
+                envelope=ROBOT_DEFAULT, require_signature=None) -> BundlePolicy:
+    """Open, verify (files, schema, manifest digest, golden vectors) and wrap a bundle for acting.
+
+    ``envelope``: the robot's limits the manifest may only narrow (policies.runtime.admission; default the
+    bench cell's, None skips it); ``require_signature``: a public key file, refusing an unsigned
+    or wrongly signed bundle.
+    """
+    bundle = admit_bundle(path, envelope=envelope, require_signature=require_signature)
     qfunction = OnnxQFunction(bundle.onnx_path, threads=threads)
     verify_golden(bundle, qfunction)
     return BundlePolicy(bundle, qfunction, safety=safety, crop=crop, channel_order=channel_order, clock=clock)

@@ -75,6 +75,9 @@ class Preprocessor:
         if frame.dtype != np.uint8:
             raise FrameError(f"frame must be uint8 (0..255), got {frame.dtype}")
         rows, cols = frame.shape[:2]
+        if rows < self.height or cols < self.width:  # an empty (0x0) frame included
+            raise FrameError(f"frame {cols}x{rows} is smaller than the trained {self.width}x{self.height}; "
+                             "the runtime does not upsample")
         if rows > MAX_FRAME_SIDE or cols > MAX_FRAME_SIDE:
             raise FrameError(f"frame {cols}x{rows} is larger than {MAX_FRAME_SIDE} pixels on a side")
         box = self.crop_box(rows, cols)

@@ -31,23 +31,14 @@ from http import HTTPStatus
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from policies.runtime.bundle import open_bundle
-from policies.runtime.policy import BundlePolicy, ObservationError, OnnxQFunction, verify_golden
+from policies.runtime.admission import ROBOT_DEFAULT, admit_bundle
+from policies.runtime.protocol import (DEFAULT_PORT, HEALTH_PATH, PROTOCOL_VERSION, ProtocolError, message_id, number,
+                               pack, parse_observation, parse_seed, unpack)
 from policies.runtime.preprocess import CropBox
-from policies.runtime.protocol import (
-    DEFAULT_PORT,
-    HEALTH_PATH,
-    PROTOCOL_VERSION,
-    ProtocolError,
-    message_id,
-    number,
-    pack,
-    parse_observation,
-    parse_seed,
-    unpack,
-)
+from policies.runtime.policy import BundlePolicy, ObservationError, OnnxQFunction, verify_golden
 
-log = logging.getLogger("policies.runtime.server")
+log = logging.getLogger("policies.server")
+MAX_REQUEST_MB = 1024.0  # --max-request-mb: more than any camera frame, and memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -71,8 +62,8 @@ class ServerLimits:
 class PolicyServer:
     def __init__(self, bundle_path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  limits: ServerLimits | None = None, threads: int = 1, crop: CropBox | None = None,
-                 channel_order: str | None = None):
-        self.bundle = open_bundle(bundle_path)
+                 channel_order: str | None = None, envelope=ROBOT_DEFAULT, require_signature=None):
+        self.bundle = admit_bundle(bundle_path, envelope=envelope, require_signature=require_signature)
         self.crop = crop  # how this server's camera frames map onto the trained image
         self.channel_order = channel_order or self.bundle.image.channel_order
         self.qfunction = OnnxQFunction(self.bundle.onnx_path, threads=threads)
@@ -263,6 +254,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="crop box of the camera frames that sees what the sim camera saw (docs/hardware.md)")
     parser.add_argument("--channel-order", choices=["RGB", "BGR"], default=None,
                         help="channel order of the frames clients send (default: the bundle's, RGB)")
+    add_admission_arguments(parser)
+
+
+def add_admission_arguments(parser: argparse.ArgumentParser) -> None:
+    """--envelope and --require-signature (also on `workbench drive`)."""
+    parser.add_argument("--envelope", default=None, metavar="FILE",
+                        help="the robot's hard limits (TOML, docs/hardware.md); the bundle may only narrow them "
+                             "(default: policies/robot_envelope.toml, the simulated bench cell)")
+    parser.add_argument("--require-signature", default=None, metavar="KEY",
+                        help="Ed25519 public key (PEM): refuse a bundle not signed with its private key")
+
+
+def envelope_from_args(args: argparse.Namespace):
+    """The envelope --envelope names (EnvelopeError, a ValueError, for a bad file), or the default."""
+    from policies.runtime.envelope import RobotEnvelope
+
+    return ROBOT_DEFAULT if args.envelope is None else RobotEnvelope.from_file(args.envelope)
 
 
 def server_from_args(args: argparse.Namespace) -> PolicyServer:
@@ -278,10 +286,13 @@ def server_from_args(args: argparse.Namespace) -> PolicyServer:
         except (TypeError, ValueError) as error:
             raise ValueError(f"--crop {args.crop!r}: expected TOP,LEFT,HEIGHT,WIDTH as non-negative integers "
                              f"({error})") from None
-    limits = ServerLimits(max_request_bytes=int(args.max_request_mb * 1024 * 1024),
+    if not 0 < args.max_request_mb <= MAX_REQUEST_MB:
+        raise ValueError(f"--max-request-mb must be in (0, {MAX_REQUEST_MB}], got {args.max_request_mb}")
+    limits = ServerLimits(max_request_bytes=max(1, int(args.max_request_mb * 1024 * 1024)),
                           max_connections=args.max_connections)
     return PolicyServer(args.bundle, host=args.host, port=args.port, limits=limits, threads=args.threads,
-                        crop=crop, channel_order=args.channel_order)
+                        crop=crop, channel_order=args.channel_order, envelope=envelope_from_args(args),
+                        require_signature=args.require_signature)
 
 
 def serve_forever(server: PolicyServer, name: str) -> None:
@@ -303,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve_forever(server_from_args(args), args.bundle)
     except (ValueError, OSError) as error:
-        print(f"policies.runtime.server: error: {error}", file=sys.stderr)
+        print(f"policies.server: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

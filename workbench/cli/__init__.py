@@ -14,7 +14,7 @@ import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco's GL
 
-COMMAND_MODULES = ("run", "report", "scene", "randomize", "collect", "train", "eval", "export", "drive", "serve",
+COMMAND_MODULES = ("run", "report", "scene", "randomize", "collect", "train", "eval", "export", "sign", "drive", "serve",
                    "bench", "transfer", "data", "study")
 
 
@@ -32,13 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
+    from policies.runtime.files import FileProblem
     from scenes.spec import SpecError
     from workbench.errors import UserError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, SpecError) as exc:
+    except (UserError, SpecError, FileProblem) as exc:  # FileProblem: a bundle or input file refused
         print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:

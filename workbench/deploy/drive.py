@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from scenes.spec import SceneSpec, load_scene
+from pydantic import ValidationError
+
+from scenes.spec import SceneSpec, format_validation_error, load_scene
 from workbench.errors import UserError
 from workbench.rollout.evaluate import SuccessRate, wilson_interval
 
@@ -23,7 +25,13 @@ from workbench.rollout.evaluate import SuccessRate, wilson_interval
 def bundle_scene(manifest: dict, scene: str | None, image_size: int) -> SceneSpec:
     """The scene the bundle trained in, or another one (any scene works) at the trained image size."""
     if scene is None:
-        return SceneSpec.model_validate(manifest["training"]["scene_spec"])
+        training = manifest.get("training")
+        if not isinstance(training, dict) or not isinstance(training.get("scene_spec"), dict):
+            raise UserError("manifest.json: field training.scene_spec is missing or not an object; pass --scene")
+        try:
+            return SceneSpec.model_validate(training["scene_spec"], strict=False)
+        except ValidationError as error:
+            raise UserError(format_validation_error("manifest.json: training.scene_spec", error)) from None
     spec = load_scene(scene)
     camera = spec.camera.model_copy(update={"width": image_size, "height": image_size})
     return spec.model_copy(update={"camera": camera})
@@ -69,19 +77,30 @@ def drive_episodes(robot, policy, episodes: int, seed: int, progress: bool = Tru
 
 def drive_bundle(bundle: str | Path, *, episodes: int, seed: int, split: str = "test", scene: str | None = None,
                  profile: str | None = None, camera_size: int | None = None, server: str | None = None,
-                 progress: bool = True, wall_clock: bool = True, record: list | None = None) -> dict:
-    """Drive a bundle (locally, or through a policy server at ``server``) in the simulator."""
+                 progress: bool = True, wall_clock: bool = True, record: list | None = None,
+                 envelope=None, require_signature: str | None = None) -> dict:
+    """Drive a bundle (locally, or through a policy server at ``server``) in the simulator.
+
+    ``envelope`` (a path to the robot's limits, default the bench cell's) and ``require_signature``
+    (a public key file) are checked before anything moves (policies.runtime.admission)."""
     from policies.runtime.bundle import BundleError
     from policies.runtime.policy import load_policy
     from workbench.deploy.drivers.sim import MujocoSimRobot
 
+    from policies.runtime.admission import ROBOT_DEFAULT
+    from policies.runtime.envelope import EnvelopeError, RobotEnvelope
+
     try:
-        policy = load_policy(bundle)
-    except BundleError as error:
+        limits = ROBOT_DEFAULT if envelope is None else RobotEnvelope.from_file(envelope)
+        policy = load_policy(bundle, envelope=limits, require_signature=require_signature)
+    except (BundleError, EnvelopeError) as error:
         raise UserError(str(error)) from None
     manifest = policy.bundle.manifest
     spec = bundle_scene(manifest, scene, policy.bundle.image.height)
-    profile = profile if profile is not None else manifest["training"]["profile"]
+    training = manifest.get("training") if isinstance(manifest.get("training"), dict) else {}
+    profile = profile if profile is not None else training.get("profile")
+    if profile is not None and not isinstance(profile, str):
+        raise UserError(f"manifest.json: field training.profile = {profile!r}: expected a profile name; pass --profile")
     if server is not None:
         from policies.runtime.client import PolicyClient
 
@@ -153,7 +172,8 @@ def trajectory_agreement(first: list, second: list) -> dict:
 
 
 def compare_with_run(bundle: str | Path, run_dir: str | Path, *, episodes: int, seed: int, split: str = "test",
-                     scene: str | None = None, profile: str | None = None, progress: bool = True) -> dict:
+                     scene: str | None = None, profile: str | None = None, progress: bool = True,
+                     envelope=None, require_signature: str | None = None) -> dict:
     """The bundle through the sim driver vs the run through ``workbench eval``, same scenes and seeds.
 
     The bundle acts at its observations' timestamps (no wall-clock watchdog stops): this compares
@@ -162,7 +182,8 @@ def compare_with_run(bundle: str | Path, run_dir: str | Path, *, episodes: int, 
     bundle_actions: list = []
     run_actions: list = []
     driven = drive_bundle(bundle, episodes=episodes, seed=seed, split=split, scene=scene, profile=profile,
-                          progress=progress, wall_clock=False, record=bundle_actions)
+                          progress=progress, wall_clock=False, record=bundle_actions, envelope=envelope,
+                          require_signature=require_signature)
     from policies.runtime.bundle import open_bundle
 
     bundle_info = open_bundle(bundle)

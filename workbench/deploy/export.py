@@ -44,6 +44,7 @@ from policies.runtime.bundle import (
 )
 from policies.runtime.cem import CEMConfig
 from policies.runtime.spec import ACTION_DIM, OPEN_HAND_CLOSURE, STATE_DIM, ActionSpec
+from policies.runtime.integrity import INTEGRITY_KEY, seal
 from scenes.spec import SceneSpec
 from workbench.deploy.bundle_specs import (
     action_section,
@@ -197,6 +198,10 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
     spec = ActionSpec(max_translation=scene_spec.task.max_translation)
     geometry = scene_geometry(scene_spec)
     tensors = {name: value.detach().cpu().contiguous().numpy() for name, value in qnet.state_dict().items()}
+    for name, value in tensors.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise UserError(f"weights: {name} holds NaN or infinite values ({int(np.sum(~np.isfinite(value)))} of "
+                            f"{value.size}): the network cannot be exported")
     golden = golden_vectors(qnet, cem, spec, seed, cem_seed=seed + 1)
 
     import safetensors.numpy
@@ -250,10 +255,13 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                                    for name, value in golden.items()}},
             "files": files,
         }
+        manifest[INTEGRITY_KEY] = seal(manifest)  # any later edit of the manifest is refused on load
         _write(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, allow_nan=False).encode())
         _fsync_dir(staging)
         try:
-            load_policy(staging)  # the robot's own check: files, schema, golden vectors in onnxruntime
+            # The robot's own check: files, schema, golden vectors in onnxruntime (not a robot's envelope:
+            # that is checked where the bundle drives).
+            load_policy(staging, envelope=None)
         except BundleError as error:
             raise UserError(f"the exported bundle fails its own verification: {error}") from None
         _replace_directory(staging, out)

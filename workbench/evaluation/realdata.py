@@ -323,14 +323,13 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _read_json(path: Path) -> Any:
+    """Through the front door: a directory, a FIFO, non-UTF-8 text, NaN or a huge integer is refused."""
+    from policies.runtime.input_files import InputFileError, load_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise RealDataError(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise RealDataError(path, f"not valid JSON ({error})") from None
-    except OSError as error:
-        raise RealDataError(path, f"cannot be read ({error.strerror or error})") from None
+        return load_json(path)
+    except InputFileError as error:
+        raise RealDataError(path, error.problem) from None
 
 
 def _no_unknown_keys(path: Path, data: dict, allowed: set[str], prefix: str) -> None:

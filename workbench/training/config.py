@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policies.qtopt.config import QTOptConfig
-from scenes.spec import SpecError, load_scene
+from policies.runtime.input_files import InputFileError, load_json, load_toml
+from scenes.spec import SpecError, load_scene, strict_validate
 from workbench.errors import UserError
 from workbench.rollout.collect import MANIFEST
 from workbench.rollout.qtopt_policy import CHECKPOINT_NAME
@@ -67,20 +67,21 @@ def _validation_message(source: str, error: ValidationError) -> str:
 
 
 def validate_config(data: dict, source: str) -> PipelineConfig:
+    """Strict types: a string is no number, a float no integer; NaN and infinity are refused."""
     try:
-        return PipelineConfig.model_validate(with_scene_action_scale(data, source))
+        return strict_validate(PipelineConfig, with_scene_action_scale(data, source), source)
+    except SpecError as error:
+        raise UserError(str(error)) from None
     except ValidationError as error:
         raise UserError(_validation_message(source, error)) from None
 
 
 def read_toml(path: str | Path) -> dict:
+    """A config TOML through the front door (policies.runtime.input_files)."""
     try:
-        with open(path, "rb") as stream:
-            return tomllib.load(stream)
-    except OSError as error:
-        raise UserError(f"{path}: cannot read config ({error.strerror or error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: not valid TOML ({error})") from None
+        return load_toml(path)
+    except InputFileError as error:
+        raise UserError(f"{path}: cannot read config ({error.problem})") from None
 
 
 def resolve_config(paths: RunPaths, overrides: dict, source: str) -> PipelineConfig:
@@ -122,9 +123,11 @@ def with_scene_action_scale(data: dict, source: str) -> dict:
 
 def load_run_config(paths: RunPaths) -> PipelineConfig:
     try:
-        data = json.loads(paths.config.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{paths.config}: unreadable run config ({error})") from None
+        data = load_json(paths.config)
+    except InputFileError as error:
+        raise UserError(f"{paths.config}: unreadable run config ({error.problem})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{paths.config}: unreadable run config (not a JSON object)")
     return validate_config(data, str(paths.config))
 
 

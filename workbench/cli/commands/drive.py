@@ -7,6 +7,8 @@ import json
 
 
 def register(subparsers) -> None:
+    from policies.server import add_admission_arguments
+
     parser = subparsers.add_parser("drive", help="run a policy bundle closed loop in simulation")
     parser.add_argument("bundle", help="bundle directory from `workbench export`")
     parser.add_argument("--episodes", type=int, default=200)
@@ -23,6 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--compare-run", default=None, metavar="RUN",
                         help="also evaluate the training run with torch on the same scenes and seeds")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_admission_arguments(parser)
     parser.set_defaults(func=drive_command)
 
 
@@ -37,7 +40,8 @@ def drive_command(args: argparse.Namespace) -> int:
             raise UserError("--compare-run compares the in-process runtime at the trained camera size; "
                             "drop --server and --camera-size")
         record = compare_with_run(args.bundle, args.compare_run, episodes=args.episodes, seed=args.seed,
-                                  split=args.split, scene=args.scene, profile=args.profile)
+                                  split=args.split, scene=args.scene, profile=args.profile, envelope=args.envelope,
+                                  require_signature=args.require_signature)
         if args.json:
             print(json.dumps(record))
         else:
@@ -53,7 +57,8 @@ def drive_command(args: argparse.Namespace) -> int:
                   f"{a['max_action_difference']:.3g} (median {a['median_action_difference']:.3g})")
         return 0
     record = drive_bundle(args.bundle, episodes=args.episodes, seed=args.seed, split=args.split, scene=args.scene,
-                          profile=args.profile, camera_size=args.camera_size, server=args.server)
+                          profile=args.profile, camera_size=args.camera_size, server=args.server,
+                          envelope=args.envelope, require_signature=args.require_signature)
     if args.json:
         print(json.dumps(record))
     else:

@@ -55,7 +55,11 @@ def eval_command(args: argparse.Namespace) -> int:
                    for name in policies}
     finally:
         env.close()
-    where = {"scene": env.spec_scene.name, "split": args.split, "profile": args.profile or "none", "seed": args.seed}
+    # `profile` is the profile's name (a file's `name = ...`), `profile_file` the path given, if any.
+    where = {"scene": env.spec_scene.name, "split": args.split, "profile": env.randomization.profile.name,
+             "seed": args.seed}
+    if args.profile is not None and args.profile.endswith(".toml"):
+        where["profile_file"] = args.profile
     if args.compare:
         (a, first), (b, second) = results.items()
         paired = paired_difference(first.outcomes, second.outcomes)

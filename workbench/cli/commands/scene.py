@@ -42,7 +42,8 @@ def validate_command(args: argparse.Namespace) -> int:
     from scenes.spec import load_scene
 
     spec = load_scene(args.file)
-    message = (f"ok: scene {spec.name!r}: {spec.objects.count} objects ({spec.objects.split} split), "
+    message = (f"ok: scene {spec.name!r}: {spec.objects.count} objects (scene default: {spec.objects.split} split; "
+               "eval and drive draw the test split unless given --split train), "
                f"bin {spec.bin.inner_size[0]:.2f} x {spec.bin.inner_size[1]:.2f} m, "
                f"camera {spec.camera.width}x{spec.camera.height}, {len(spec.lights)} lights, "
                f"shadow map {spec.render.shadow_size}")
