@@ -12,6 +12,10 @@ kind). Training code draws from `TRAIN_IDS` only.
 A scene may add custom objects from mesh files (`[[objects.meshes]]`): the
 i-th has id `CUSTOM_ID_BASE + i` in that scene, joins the draw for its split
 and is resolved with `scene_object(id, meshes)`.
+
+Household objects (bottles, cans, boxes, fruit, mugs, ...) are compound
+bodies with ids from `HOUSEHOLD_ID_BASE`, generated in `scenes.household`;
+a scene mixes them in with `objects.household` (the share of each draw).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ NUM_MESHES = 1000
 LIBRARY_SIZE = NUM_PRIMITIVES + NUM_MESHES
 _LIBRARY_SEED = 20180627  # fixed forever: changing it changes every object
 CUSTOM_ID_BASE = 10000  # a scene's custom meshes: 10000, 10001, ...
+HOUSEHOLD_ID_BASE = 20000  # household families (scenes.household): 20000 + 1000 * family + variant
 
 
 def is_test_id(object_id: int) -> bool:
@@ -38,6 +43,18 @@ TRAIN_IDS = tuple(i for i in range(LIBRARY_SIZE) if not is_test_id(i))
 
 
 @dataclass(frozen=True)
+class ObjectPart:
+    """One geom of a compound object, placed in the object's body frame."""
+
+    kind: str  # one of PRIMITIVE_KINDS or "mesh" (a convex hull of `vertices`)
+    size: tuple[float, float, float]  # MuJoCo geom size (unused entries 0); meshes: bounding half-extents
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    vertices: tuple[tuple[float, float, float], ...] = ()
+    mass: float = 0.0  # kg
+
+
+@dataclass(frozen=True)
 class ObjectDef:
     id: int
     kind: str  # one of PRIMITIVE_KINDS, "mesh" (random convex hull) or "custom" (a scene's mesh file)
@@ -46,6 +63,8 @@ class ObjectDef:
     vertices: tuple[tuple[float, float, float], ...] = ()  # meshes only, centred on their bounding box
     faces: tuple[tuple[int, int, int], ...] = ()  # custom meshes: triangles to render (collision uses the hull)
     mass: float | None = None  # kg; None: from the density
+    parts: tuple[ObjectPart, ...] = ()  # compound objects (household families): their geoms
+    upright: bool = False  # dropped standing (random yaw only), not at a random orientation
 
     @property
     def name(self) -> str:
@@ -112,20 +131,49 @@ def split_ids(split: str, kinds: str = "all", meshes=()) -> tuple[int, ...]:
 
 
 def draw_object_ids(rng: np.random.Generator, count: int, split: str, kinds: str = "all",
-                    meshes=()) -> tuple[int, ...]:
-    """`count` distinct ids from a split, drawn with the caller's generator."""
-    pool = split_ids(split, kinds, meshes)
+                    meshes=(), household: float = 0.0) -> tuple[int, ...]:
+    """`count` distinct ids from a split, drawn with the caller's generator.
+
+    `household` is the share of household objects: each of the `count` objects
+    is one with that probability (1: all are), the rest come from `kinds`.
+    """
+    if household <= 0.0:
+        return _draw(rng, count, split_ids(split, kinds, meshes), f"of kinds {kinds!r}", split)
+    from scenes.household import household_ids
+
+    homes = count if household >= 1.0 else int(rng.binomial(count, household))
+    ids = _draw(rng, count - homes, split_ids(split, kinds, meshes), f"of kinds {kinds!r}", split)
+    return ids + _draw(rng, homes, household_ids(split), "household", split)
+
+
+def drawable_count(split: str, kinds: str = "all", meshes=(), household: float = 0.0) -> int:
+    """The most objects `draw_object_ids` can always draw with these settings."""
+    pools = []
+    if household < 1.0:
+        pools.append(len(split_ids(split, kinds, meshes)))
+    if household > 0.0:
+        from scenes.household import household_ids
+
+        pools.append(len(household_ids(split)))
+    return min(pools)
+
+
+def _draw(rng: np.random.Generator, count: int, pool: tuple[int, ...], what: str, split: str) -> tuple[int, ...]:
     if count > len(pool):
         from scenes.spec import SpecError  # late import: spec imports this module
 
-        raise SpecError(f"cannot draw {count} objects: only {len(pool)} of kinds {kinds!r} are in the {split!r} split")
+        raise SpecError(f"cannot draw {count} objects: only {len(pool)} {what} are in the {split!r} split")
     return tuple(int(i) for i in rng.choice(pool, size=count, replace=False))
 
 
 def scene_object(object_id: int, meshes=()) -> ObjectDef:
-    """A library object, or a scene's custom mesh (`meshes` is the scene's `objects.meshes`)."""
+    """A library object, a household object, or a scene's custom mesh (`meshes`: the scene's `objects.meshes`)."""
     if object_id < CUSTOM_ID_BASE:
         return get_object(object_id)
+    if object_id >= HOUSEHOLD_ID_BASE:
+        from scenes.household import household_object  # late: household builds on this module
+
+        return household_object(object_id)
     index = object_id - CUSTOM_ID_BASE
     if index >= len(meshes):
         raise KeyError(f"unknown object id {object_id}: the scene has {len(meshes)} custom meshes")

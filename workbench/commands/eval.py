@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     parser.add_argument("--profile", default=None, help="randomization profile name or TOML path")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--suite", default=None,
-                        help="a held-out suite (unseen-objects, unseen-textures, unseen-lighting, shifted-camera, "
+                        help="a held-out suite (unseen-objects, unseen-textures, unseen-lighting, shifted-camera, unseen-shapes, "
                              "proxy-real) or all; sets scene, profile and split, and writes a report")
     parser.add_argument("--report", default=None,
                         help="with --suite: report directory (default: RUN/reports/eval-SUITE, or "
