@@ -129,9 +129,9 @@ def _lerp(low: float, high: float, u: float) -> float:
 # -- families: each returns its parts (natural frame), its mass and whether it drops standing -----
 def _bottle(rng: np.random.Generator, u: float):
     radius = _lerp(0.026, 0.036, u)
-    body = _lerp(0.10, 0.15, u) * rng.uniform(0.9, 1.05)
-    shoulder, neck_radius = rng.uniform(0.02, 0.04), rng.uniform(0.011, 0.015)
-    neck = rng.uniform(0.02, 0.035)
+    body = _lerp(0.085, 0.125, u) * rng.uniform(0.9, 1.05)  # at most 21 cm in all: the hand starts 22 cm up
+    shoulder, neck_radius = rng.uniform(0.02, 0.035), rng.uniform(0.011, 0.015)
+    neck = rng.uniform(0.02, 0.03)
     parts = [_part("cylinder", (radius, body / 2), (0, 0, body / 2)),
              _frustum(radius, neck_radius, body, body + shoulder),
              _part("cylinder", (neck_radius, neck / 2), (0, 0, body + shoulder + neck / 2)),
@@ -173,7 +173,7 @@ def _fruit(rng: np.random.Generator, u: float):
 
 def _mug_parts(rng: np.random.Generator, radius: float, height: float, segments: int = 10) -> list[ObjectPart]:
     """A cup: a floor disc and a wall of boxes round a circle (convex parts of a non-convex shell)."""
-    wall = rng.uniform(0.004, 0.007)
+    wall = rng.uniform(0.006, 0.009)  # thick ceramic; thinner walls let a closing finger through
     parts = [_part("cylinder", (radius, 0.004), (0, 0, 0.004))]
     chord = 2 * radius * math.tan(math.pi / segments) * 1.02
     for k in range(segments):
@@ -201,7 +201,7 @@ def _mug(rng: np.random.Generator, u: float):
 def _flat(rng: np.random.Generator, u: float):
     """A phone, a remote, a small book: flat, narrow enough across to take."""
     width, length = rng.uniform(0.045, 0.072), _lerp(0.11, 0.18, u)
-    thickness = rng.uniform(0.008, 0.025)
+    thickness = rng.uniform(0.012, 0.03)  # thinner lies too flat for fingertips above the floor
     return [_part("box", (width / 2, length / 2, thickness / 2))], \
         rng.uniform(500.0, 1100.0) * width * length * thickness, False
 
@@ -213,12 +213,12 @@ def _irregular(rng: np.random.Generator, u: float):
     points[:6] = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]]) * half  # full extent
     parts = [_part("mesh", half, vertices=points)]
     side = rng.choice([-1.0, 1.0])
-    if rng.random() < 0.5:  # a bar standing off the core, like a handle
-        radius, length = rng.uniform(0.009, 0.014), rng.uniform(0.04, 0.07)
+    if rng.random() < 0.5:  # a square bar standing off the core, like a handle
+        width, length = rng.uniform(0.014, 0.024), rng.uniform(0.04, 0.07)
+        tilt = rng.uniform(-0.4, 0.4)  # about the vertical
         start = np.array([side * half[0] * 0.8, 0.0, rng.uniform(-0.3, 0.3) * half[2]])
-        tilt = rng.uniform(-0.4, 0.4)
-        end = start + length * np.array([side * math.cos(tilt), math.sin(tilt), 0.0])
-        parts.append(_capsule_between(start, end, radius))
+        middle = start + length / 2 * np.array([side * math.cos(tilt), math.sin(tilt), 0.0])
+        parts.append(_part("box", (length / 2, width / 2, width / 2), middle, _yaw_quat(side * tilt)))
     else:  # a thin flange out of one side
         thickness, reach, span = rng.uniform(0.006, 0.012), rng.uniform(0.03, 0.045), rng.uniform(0.04, 0.07)
         parts.append(_part("box", (reach / 2, span / 2, thickness / 2),

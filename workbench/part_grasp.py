@@ -50,24 +50,35 @@ def choose_part_grasp(env, grasp_yaw) -> PartGrasp | None:
             top = centre[2] + np.abs(rotation[2]) @ half
             if top <= best_top or centre[2] > h.bin_floor_z + 0.25:
                 continue
-            yaw = grasp_yaw(rotation, half)
-            closing = np.array([-np.sin(yaw), np.cos(yaw), 0.0])  # the hand's y axis
-            if 2 * np.abs(closing @ rotation) @ half > g.max_opening - _FIT_MARGIN:
-                continue
             if np.any(centre[:2] < env.task.low[:2]) or np.any(centre[:2] > env.task.high[:2]):
                 continue
-            # The deep grip first (what lies below a bottle's cap gives a firmer hold), else at the centre.
-            for tip in sorted({max(h.bin_floor_z + 0.004, z) for z in (top - _GRIP_DEPTH, centre[2] - 0.005)}):
-                boxes = _hand_boxes(g, np.array([centre[0], centre[1], tip]), yaw)
-                if not any(_overlap(box, other) for box in boxes for _, other in obstacles):
-                    best, best_top = PartGrasp(index, int(geom), float(yaw), float(tip - centre[2])), top
-                    break
+            grasp = _free_grasp(g, h.bin_floor_z, centre, top, grasp_yaw(rotation, half), rotation, half, obstacles)
+            if grasp is not None:
+                best, best_top = PartGrasp(index, int(geom), *grasp), top
     return best
 
 
+def _free_grasp(g, floor_z, centre, top, yaw, rotation, half, obstacles) -> tuple[float, float] | None:
+    """(yaw, depth) of a collision-free grasp of one part, or None.
+
+    Across the narrowest axis first, else across the other (a mug's handle is
+    taken from the side, not across into the mug); the deep grip first (what
+    lies below a bottle's cap gives a firmer hold), else at the centre.
+    """
+    for turn in (0.0, np.pi / 2):
+        closing = np.array([-np.sin(yaw + turn), np.cos(yaw + turn), 0.0])  # the hand's y axis
+        if 2 * np.abs(closing @ rotation) @ half > g.max_opening - _FIT_MARGIN:
+            continue
+        for tip in sorted({max(floor_z + 0.004, z) for z in (min(top - _GRIP_DEPTH, centre[2]) - 0.005,
+                                                              centre[2] - 0.005)}):
+            boxes = _hand_boxes(g, np.array([centre[0], centre[1], tip]), yaw + turn)
+            if not any(_overlap(box, other) for box in boxes for _, other in obstacles):
+                return float(yaw + turn), float(tip - centre[2])
+    return None
+
+
 def _obstacle_geoms(handles) -> list[int]:
-    walls = [gid for gid in handles.surface_geoms["bin"]]
-    return walls + [gid for obj in handles.objects for gid in obj.geoms]
+    return list(handles.surface_geoms["bin"]) + [gid for obj in handles.objects for gid in obj.geoms]
 
 
 def _geom_box(model, data, geom: int):
