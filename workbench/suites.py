@@ -1,7 +1,8 @@
 """Named evaluation suites: held-out simulation splits, each a scene, a profile and a split.
 
-Every suite evaluates on the held-out test objects (library ids ending in 9; for
-``unseen-shapes``, the held-out household objects), so
+Every suite evaluates on the held-out test objects (library ids ending in 9, no
+household objects even where the scene's training draw mixes them in; for
+``unseen-shapes``, the held-out household objects only), so
 `unseen-objects` is the baseline and each other suite adds one shift on top of it.
 All suites reset with the same seeds, so they see the same object draws: a
 difference between two suites is the effect of their shift, not of the objects.
@@ -73,7 +74,7 @@ class Suite:
     camera: CameraShift | None = None
     lighting: LightingChange | None = None
     sensor: SensorEffects | None = None
-    household: float | None = None  # the scene's `objects.household` share (1: household objects only)
+    household: float = 0.0  # `objects.household`: 0 keeps the library's held-out objects, 1 household ones only
     object_count: int | None = None  # the scene's `objects.count`
     stand_in: bool = False  # a simulated target domain standing in for real data
 
@@ -139,10 +140,9 @@ def suite_scene(suite: Suite, image_size: int | None = None) -> SceneSpec:
     if image_size is not None:
         camera = camera.model_copy(update={"width": image_size, "height": image_size})
     update = {"camera": camera}
-    if suite.household is not None or suite.object_count is not None:
-        update["objects"] = spec.objects.model_copy(update={
-            "household": spec.objects.household if suite.household is None else suite.household,
-            "count": spec.objects.count if suite.object_count is None else suite.object_count})
+    update["objects"] = spec.objects.model_copy(update={
+        "household": suite.household,
+        "count": spec.objects.count if suite.object_count is None else suite.object_count})
     if suite.lighting is not None:
         update["lights"] = suite.lighting.lights
         if suite.lighting.headlight is not None:
