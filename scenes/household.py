@@ -22,9 +22,9 @@ both kinds forms the `unseen-shapes` suite.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
@@ -285,7 +285,7 @@ def household_ids(split: str) -> tuple[int, ...]:
 @lru_cache(maxsize=None)
 def household_object(object_id: int) -> ObjectDef:
     """The object of a household id, its body frame centred on its bounding box."""
-    family, variant = family_of(object_id)
+    family, _ = family_of(object_id)
     rng = np.random.default_rng([_SEED, object_id])
     band = (HELD_OUT_U, 1.0) if is_held_out(object_id) and not family.held_out else (0.0, HELD_OUT_U)
     u = float(rng.uniform(*band)) if not family.held_out else float(rng.uniform(0.0, 1.0))

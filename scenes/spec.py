@@ -273,8 +273,8 @@ def read_toml(path: Path) -> dict:
 
 def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None = None) -> SceneSpec:
     """Validate a scene's data; relative mesh files are looked up in `base_dir` (default: here)."""
-    from scenes.household import family_of
-    from scenes.objects import CUSTOM_ID_BASE, HOUSEHOLD_ID_BASE, LIBRARY_SIZE, drawable_count  # late: objects imports nothing from here
+    from scenes.household import family_of  # late: household and objects import nothing from here
+    from scenes.objects import CUSTOM_ID_BASE, HOUSEHOLD_ID_BASE, LIBRARY_SIZE, drawable_count
 
     try:
         spec = SceneSpec.model_validate(data, context={"base_dir": base_dir or "."})

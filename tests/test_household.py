@@ -10,8 +10,15 @@ import pytest
 from randomizers.config import ObjectParams
 from randomizers.objects import ObjectRandomizer
 from scenes.build import build_scene
-from scenes.household import (FAMILIES, FAMILY_NAMES, VARIANTS, household_id, household_ids, household_object,
-                              is_held_out)
+from scenes.household import (
+    FAMILIES,
+    FAMILY_NAMES,
+    VARIANTS,
+    household_id,
+    household_ids,
+    household_object,
+    is_held_out,
+)
 from scenes.objects import HOUSEHOLD_ID_BASE, TEST_IDS, draw_object_ids, drawable_count, scene_object
 from scenes.spec import SpecError, load_scene, parse_scene
 from workbench.env import GraspEnv
@@ -75,7 +82,9 @@ def test_held_out_variants_are_larger_than_their_family_in_training():
     for family in ("can", "fruit", "mug"):
         train = [household_object(household_id(family, v)) for v in range(VARIANTS) if v % 4 != 3]
         test = [household_object(household_id(family, v)) for v in range(VARIANTS) if v % 4 == 3]
-        radius = lambda o: max(o.size[:2]) if family != "mug" else o.parts[0].size[0]  # noqa: E731
+        def radius(o, family=family):
+            return o.parts[0].size[0] if family == "mug" else max(o.size[:2])
+
         assert max(map(radius, train)) < max(map(radius, test))
         assert np.median([radius(o) for o in train]) < np.median([radius(o) for o in test])
 

@@ -139,10 +139,9 @@ def suite_scene(suite: Suite, image_size: int | None = None) -> SceneSpec:
             "fovy": shift.fovy if shift.fovy is not None else camera.fovy})
     if image_size is not None:
         camera = camera.model_copy(update={"width": image_size, "height": image_size})
-    update = {"camera": camera}
-    update["objects"] = spec.objects.model_copy(update={
-        "household": suite.household,
-        "count": spec.objects.count if suite.object_count is None else suite.object_count})
+    objects = spec.objects.model_copy(update={
+        "household": suite.household, "count": spec.objects.count if suite.object_count is None else suite.object_count})
+    update = {"camera": camera, "objects": objects}
     if suite.lighting is not None:
         update["lights"] = suite.lighting.lights
         if suite.lighting.headlight is not None:
