@@ -14,7 +14,7 @@ Ids: `HOUSEHOLD_ID_BASE + 1000 * family + variant`, variant 0..VARIANTS-1.
 Split. Every family has a size parameter `u` in [0, 1] that scales its
 principal dimensions. Training draws `u` below `HELD_OUT_U`; the held-out
 variants (every fourth, `variant % 4 == 3`) draw it above, so they are
-larger than anything of their family in training. Two families (`pear`,
+larger on the whole than their family in training. Two families (`pear`,
 `jug`) are held out whole: training never draws them. The test split of
 both kinds forms the `unseen-shapes` suite.
 """
