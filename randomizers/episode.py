@@ -80,8 +80,8 @@ class Randomization:
         if ids:
             return tuple(ids), None
         if "object" in self.randomizers and split == "train":
-            return self.randomizers["object"].choose(rng, objects.kinds, objects.meshes)
-        return draw_object_ids(rng, objects.count, split, objects.kinds, objects.meshes), None
+            return self.randomizers["object"].choose(rng, objects.kinds, objects.meshes, objects.household)
+        return draw_object_ids(rng, objects.count, split, objects.kinds, objects.meshes, objects.household), None
 
     def build_scene(self, spec: SceneSpec, ids: tuple[int, ...], scales: tuple[float, ...] | None = None) -> Scene:
         """The compiled scene, from the cache when seen lately, with nominal physics (timestep included)."""

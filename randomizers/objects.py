@@ -15,7 +15,8 @@ import numpy as np
 from randomizers.base import Randomizer, SceneTarget, integer, uniform
 from randomizers.config import ObjectParams
 from scenes.build import Scene
-from scenes.objects import draw_object_ids, split_ids
+from scenes.household import stacked_drop_poses
+from scenes.objects import draw_object_ids, drawable_count
 
 _LAYER_HEIGHT = 0.07  # as the task drops its objects: in layers, as low as possible
 _TRIES_PER_LAYER = 25
@@ -29,13 +30,14 @@ class ObjectRandomizer(Randomizer):
     params: ObjectParams
 
     def choose(self, rng: np.random.Generator, kinds: str,
-               meshes=()) -> tuple[tuple[int, ...], tuple[float, ...] | None]:
-        """Count, ids (train split only; `meshes`: the scene's custom meshes) and scales.
+               meshes=(), household: float = 0.0) -> tuple[tuple[int, ...], tuple[float, ...] | None]:
+        """Count, ids (train split only; `meshes`: the scene's custom meshes; `household`: the share
+        of household objects) and scales.
 
         Scales are None when all 1 (no recompile).
         """
-        count = min(integer(rng, self.params.count), len(split_ids("train", kinds, meshes)))  # few custom meshes
-        ids = draw_object_ids(rng, count, "train", kinds, meshes)
+        count = min(integer(rng, self.params.count), drawable_count("train", kinds, meshes, household))  # few custom meshes
+        ids = draw_object_ids(rng, count, "train", kinds, meshes, household)
         scales = tuple(uniform(rng, self.params.scale) for _ in ids)
         return ids, None if all(s == 1.0 for s in scales) else scales
 
@@ -54,6 +56,10 @@ class ObjectRandomizer(Randomizer):
         h = scene.handles
         spread, drop_height = uniform(rng, self.params.spread), uniform(rng, self.params.drop_height)
         hx, hy = h.bin_half_size
+        if any(obj.compound for obj in h.objects):  # household objects: boxes stacked, not spheres layered
+            poses = stacked_drop_poses(rng, h.objects, h.bin_half_size, h.bin_floor_z,
+                                       h.bin_floor_z + drop_height, spread)
+            return {"spread": spread, "drop_height": drop_height, "objects": poses}
         tries = _LAYERS * _TRIES_PER_LAYER
         heights = h.bin_floor_z + drop_height + np.arange(tries) // _TRIES_PER_LAYER * _LAYER_HEIGHT
         placed = np.empty((0, 4))  # x, y, z, radius of the objects placed so far
@@ -80,7 +86,7 @@ class ObjectRandomizer(Randomizer):
                                                    sample["friction_scale"]):
             m.body_mass[obj.body] *= mass_scale
             m.body_inertia[obj.body] *= mass_scale
-            m.geom_friction[obj.geom, 0] *= friction_scale
+            m.geom_friction[list(obj.geoms), 0] *= friction_scale
         target.update_constants()  # subtree masses and inverse weights follow the new masses
         target.nominal.constants_dirty = True
 

@@ -17,8 +17,13 @@ from scenes.spec import SceneSpec
 
 
 def scaled_object(definition: ObjectDef, scale: float) -> ObjectDef:
+    # A compound object's parts scale about its origin; their set masses follow the volume.
+    parts = tuple(replace(p, size=tuple(v * scale for v in p.size), pos=tuple(v * scale for v in p.pos),
+                          vertices=tuple(tuple(c * scale for c in vertex) for vertex in p.vertices),
+                          mass=p.mass * scale ** 3) for p in definition.parts)
     return replace(definition, size=tuple(v * scale for v in definition.size),
-                   vertices=tuple(tuple(c * scale for c in vertex) for vertex in definition.vertices))
+                   vertices=tuple(tuple(c * scale for c in vertex) for vertex in definition.vertices),
+                   parts=parts)
 
 
 def build_scaled_scene(spec: SceneSpec, object_ids: tuple[int, ...], scales: tuple[float, ...]) -> Scene:

@@ -38,6 +38,10 @@ class ObjectHandle:
     qvel_adr: int
     material: int
     half_height: float
+    geoms: tuple[int, ...] = ()  # every geom of the body: one, or a compound object's parts
+    extents: tuple[float, float, float] = (0.0, 0.0, 0.0)  # half-extents of a box round the body's origin
+    upright: bool = False  # dropped standing (household objects)
+    compound: bool = False  # several geoms (household objects): drops stack boxes, the oracle picks a part
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
     for index, obj in enumerate(objects):
         body = world.add_body(name=obj.name, pos=[0.05 * index, 0, floor_z + 0.2 + 0.08 * index])
         body.add_freejoint(name=f"{obj.name}_joint")
+        if obj.parts:
+            _add_parts(s, body, obj, spec)
+            continue
         geom = body.add_geom(name=f"{obj.name}_geom", type=_GEOM_TYPES[obj.kind], material=obj.name,
                              density=spec.objects.density, condim=4,
                              friction=[spec.objects.friction, 0.02, 0.0001])
@@ -163,6 +170,33 @@ def _make_spec(spec: SceneSpec, objects: list[ObjectDef]) -> mujoco.MjSpec:
                         specular=list(light.specular), castshadow=light.castshadow,
                         active=light.active)
     return s
+
+
+def _add_parts(s: mujoco.MjSpec, body, obj: ObjectDef, spec: SceneSpec) -> None:
+    """A compound object's geoms; the first is named like a single object's geom."""
+    for index, part in enumerate(obj.parts):
+        name = f"{obj.name}_geom" if index == 0 else f"{obj.name}_geom{index}"
+        geom = body.add_geom(name=name, type=_GEOM_TYPES[part.kind], material=obj.name, pos=list(part.pos),
+                             quat=list(part.quat), mass=part.mass, condim=4,
+                             friction=[spec.objects.friction, 0.02, 0.0001])
+        if part.kind == "mesh":
+            mesh = s.add_mesh(name=f"{name}_mesh")
+            mesh.uservert = np.asarray(part.vertices, float).ravel().tolist()
+            geom.meshname = mesh.name
+        else:
+            geom.size = list(part.size)
+
+
+def _body_extents(model: mujoco.MjModel, geoms: tuple[int, ...]) -> tuple[float, float, float]:
+    """Half-extents of the smallest box centred on the body's origin that holds its geoms' boxes."""
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
+    reach = np.zeros(3)
+    for g in geoms:
+        rotation = np.zeros(9)
+        mujoco.mju_quat2Mat(rotation, model.geom_quat[g])
+        corners = (model.geom_aabb[g][:3] + signs * model.geom_aabb[g][3:]) @ rotation.reshape(3, 3).T
+        reach = np.maximum(reach, np.abs(corners + model.geom_pos[g]).max(axis=0))
+    return tuple(float(v) for v in reach)
 
 
 def pool_texture_name(index: int) -> str:
@@ -255,11 +289,14 @@ def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> Scen
     for library_id in object_ids:
         definition = scene_object(library_id, spec.objects.meshes)
         joint = id_of(obj.mjOBJ_JOINT, f"{definition.name}_joint")
+        body = id_of(obj.mjOBJ_BODY, definition.name)
+        geoms = tuple(int(g) for g in np.flatnonzero(model.geom_bodyid == body))
         objects.append(ObjectHandle(
-            library_id=library_id, name=definition.name, body=id_of(obj.mjOBJ_BODY, definition.name),
+            library_id=library_id, name=definition.name, body=body,
             geom=id_of(obj.mjOBJ_GEOM, f"{definition.name}_geom"), qpos_adr=int(model.jnt_qposadr[joint]),
             qvel_adr=int(model.jnt_dofadr[joint]), material=id_of(obj.mjOBJ_MATERIAL, definition.name),
-            half_height=definition.half_height,
+            half_height=definition.half_height, geoms=geoms, extents=_body_extents(model, geoms),
+            upright=definition.upright, compound=bool(definition.parts),
         ))
     fingers = [id_of(obj.mjOBJ_JOINT, f"finger_{side}_joint") for side in ("left", "right")]
     hand = id_of(obj.mjOBJ_BODY, "hand")

@@ -12,16 +12,22 @@ kind). Training code draws from `TRAIN_IDS` only.
 A scene may add custom objects from mesh files (`[[objects.meshes]]`): the
 i-th has id `CUSTOM_ID_BASE + i` in that scene, joins the draw for its split
 and is resolved with `scene_object(id, meshes)`.
+
+Household objects (bottles, cans, boxes, fruit, mugs, ...) are compound
+bodies with ids from `HOUSEHOLD_ID_BASE`, generated in `scenes.household`;
+a scene mixes them in with `objects.household` (the share of each draw).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from scenes.errors import SpecError
+from scenes.household import HOUSEHOLD_ID_BASE, household_ids, household_object
+from scenes.meshes import read_mesh
+from scenes.object_def import ObjectDef
 
 PRIMITIVE_KINDS = ("box", "sphere", "cylinder", "capsule", "ellipsoid")
 NUM_PRIMITIVES = 100
@@ -37,30 +43,6 @@ def is_test_id(object_id: int) -> bool:
 
 TEST_IDS = tuple(i for i in range(LIBRARY_SIZE) if is_test_id(i))
 TRAIN_IDS = tuple(i for i in range(LIBRARY_SIZE) if not is_test_id(i))
-
-
-@dataclass(frozen=True)
-class ObjectDef:
-    id: int
-    kind: str  # one of PRIMITIVE_KINDS, "mesh" (random convex hull) or "custom" (a scene's mesh file)
-    size: tuple[float, ...]  # MuJoCo geom size for primitives; bounding half-extents for meshes
-    rgba: tuple[float, float, float, float]
-    vertices: tuple[tuple[float, float, float], ...] = ()  # meshes only, centred on their bounding box
-    faces: tuple[tuple[int, int, int], ...] = ()  # custom meshes: triangles to render (collision uses the hull)
-    mass: float | None = None  # kg; None: from the density
-
-    @property
-    def name(self) -> str:
-        return f"obj{self.id:04d}_{self.kind}"
-
-    @property
-    def half_height(self) -> float:
-        """Largest half-extent: a safe clearance when dropping the object."""
-        if self.kind in ("sphere",):
-            return self.size[0]
-        if self.kind in ("cylinder", "capsule"):
-            return self.size[1] + (self.size[0] if self.kind == "capsule" else 0.0)
-        return max(self.size)
 
 
 @lru_cache(maxsize=None)
@@ -114,18 +96,43 @@ def split_ids(split: str, kinds: str = "all", meshes=()) -> tuple[int, ...]:
 
 
 def draw_object_ids(rng: np.random.Generator, count: int, split: str, kinds: str = "all",
-                    meshes=()) -> tuple[int, ...]:
-    """`count` distinct ids from a split, drawn with the caller's generator."""
-    pool = split_ids(split, kinds, meshes)
+                    meshes=(), household: float = 0.0) -> tuple[int, ...]:
+    """`count` distinct ids from a split, drawn with the caller's generator.
+
+    `household` is the share of household objects: each of the `count` objects
+    is one with that probability (1: all are), the rest come from `kinds`.
+    """
+    if household <= 0.0:
+        return _draw(rng, count, split_ids(split, kinds, meshes), f"of kinds {kinds!r}", split)
+
+    homes = count if household >= 1.0 else int(rng.binomial(count, household))
+    ids = _draw(rng, count - homes, split_ids(split, kinds, meshes), f"of kinds {kinds!r}", split)
+    return ids + _draw(rng, homes, household_ids(split), "household", split)
+
+
+def drawable_count(split: str, kinds: str = "all", meshes=(), household: float = 0.0) -> int:
+    """The most objects `draw_object_ids` can always draw with these settings."""
+    pools = []
+    if household < 1.0:
+        pools.append(len(split_ids(split, kinds, meshes)))
+    if household > 0.0:
+        pools.append(len(household_ids(split)))
+    return min(pools)
+
+
+def _draw(rng: np.random.Generator, count: int, pool: tuple[int, ...], what: str, split: str) -> tuple[int, ...]:
     if count > len(pool):
-        raise SpecError(f"cannot draw {count} objects: only {len(pool)} of kinds {kinds!r} are in the {split!r} split")
+        raise SpecError(f"cannot draw {count} objects: only {len(pool)} {what} are in the {split!r} split")
     return tuple(int(i) for i in rng.choice(pool, size=count, replace=False))
 
 
 def scene_object(object_id: int, meshes=()) -> ObjectDef:
-    """A library object, or a scene's custom mesh (`meshes` is the scene's `objects.meshes`)."""
+    """A library object, a household object, or a scene's custom mesh (`meshes`: the scene's `objects.meshes`)."""
     if object_id < CUSTOM_ID_BASE:
         return get_object(object_id)
+    if object_id >= HOUSEHOLD_ID_BASE:
+
+        return household_object(object_id)
     index = object_id - CUSTOM_ID_BASE
     if index >= len(meshes):
         raise KeyError(f"unknown object id {object_id}: the scene has {len(meshes)} custom meshes")
@@ -134,7 +141,6 @@ def scene_object(object_id: int, meshes=()) -> ObjectDef:
 
 def custom_object(object_id: int, mesh) -> ObjectDef:
     """The object of one `[[objects.meshes]]` entry: its file's vertices scaled to metres, centred."""
-    from scenes.meshes import read_mesh  # cached by path and modification time
 
     data = read_mesh(mesh.file)
     vertices = data.vertices * mesh.scale

@@ -14,10 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from scenes.errors import SpecError
-from scenes.meshes import read_mesh
-from scenes.objects import CUSTOM_ID_BASE, LIBRARY_SIZE, split_ids
 from policies.runtime.input_files import InputFileError, check_values, load_toml
+from scenes.errors import SpecError
+from scenes.household import family_of
+from scenes.meshes import read_mesh
+from scenes.objects import CUSTOM_ID_BASE, HOUSEHOLD_ID_BASE, LIBRARY_SIZE, drawable_count
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -120,11 +121,15 @@ class ObjectsSpec(Strict):
         "train", description="object split drawn from, unless the environment is given one "
                              "(library ids ending in 9 are the held-out `test` split)")
     ids: tuple[Annotated[int, Field(ge=0)], ...] = Field(
-        (), description="fixed object ids (library 0..1099, custom meshes 10000 + their index); "
-                        "empty: `count` ids are drawn from the split")
+        (), description="fixed object ids (library 0..1099, custom meshes 10000 + their index, household "
+                        "objects 20000 + 1000 * family + variant); empty: `count` ids are drawn from the split")
     kinds: Literal["all", "primitive", "mesh", "custom"] = Field(
         "all", description="what is drawn: `primitive` (library ids 0..99), `mesh` (random convex hulls, "
                            "100..1099), `custom` (only `objects.meshes`), `all` (the library and the meshes)")
+    household: Unit = Field(
+        0.0, description="share of household objects (bottles, cans, boxes, fruit, mugs, flat and irregular "
+                         "objects at real scale, ids 20000..) in each draw: each object is one with this "
+                         "probability, the rest come from `kinds`; 1 draws household objects only")
     density: Positive = Field(1000.0, description="kg/m^3 (a 4 cm cube weighs 64 g)")
     friction: Positive = Field(1.0, description="sliding friction coefficient")
     drop_height: Positive = Field(
@@ -306,19 +311,25 @@ def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None
     custom = f"; custom meshes have ids {CUSTOM_ID_BASE}..{CUSTOM_ID_BASE + len(objects.meshes) - 1}" \
         if objects.meshes else ""
     for index, object_id in enumerate(objects.ids):
-        if LIBRARY_SIZE <= object_id and not 0 <= object_id - CUSTOM_ID_BASE < len(objects.meshes):
+        if object_id >= HOUSEHOLD_ID_BASE:
+            try:
+                family_of(object_id)
+            except KeyError as exc:
+                raise SpecError(f"{source}: objects.ids.{index} = {object_id}: {exc.args[0]}") from None
+        elif LIBRARY_SIZE <= object_id and not 0 <= object_id - CUSTOM_ID_BASE < len(objects.meshes):
             raise SpecError(
                 f"{source}: objects.ids.{index} = {object_id}: unknown object id "
                 f"(the library has ids 0..{LIBRARY_SIZE - 1}{custom})"
             )
-    available = len(split_ids(objects.split, objects.kinds, objects.meshes))
+    available = drawable_count(objects.split, objects.kinds, objects.meshes, objects.household)
     if not objects.ids and objects.kinds == "custom" and objects.count > available > 0:
         # As the docs say: with only custom meshes, the count is capped at the meshes in the split.
         spec = spec.model_copy(update={"objects": objects.model_copy(update={"count": available})})
         objects = spec.objects
     if not objects.ids and objects.count > available:
-        raise SpecError(f"{source}: objects.count = {objects.count}: only {available} objects of kinds "
-                        f"{objects.kinds!r} are in the {objects.split!r} split")
+        what = f"of kinds {objects.kinds!r}" + (f" and household share {objects.household}" if objects.household else "")
+        raise SpecError(f"{source}: objects.count = {objects.count}: only {available} objects {what} "
+                        f"are in the {objects.split!r} split")
     return spec
 
 

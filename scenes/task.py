@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from scenes.build import Scene
+from scenes.household import stacked_drop_poses
 
 _CHUNKS = 5  # mocap updates per control step: smooth enough, cheap in Python
 _WORKSPACE_MARGIN = 0.02
@@ -50,9 +51,13 @@ class GraspTask:
         self.target_pos = np.array([0.0, 0.0, h.bin_floor_z + 1.0])
         self._set_hand_pose(data)
         spec = self.scene.spec.objects
-        for obj, (x, y, z) in zip(h.objects, self._drop_positions(rng)):
-            quat = rng.normal(size=4)
-            data.qpos[obj.qpos_adr:obj.qpos_adr + 7] = [x, y, z, *(quat / np.linalg.norm(quat))]
+        if any(obj.compound for obj in h.objects):  # household objects: boxes stacked, not spheres layered
+            poses = stacked_drop_poses(rng, h.objects, h.bin_half_size, h.bin_floor_z, h.bin_floor_z + spec.drop_height)
+        else:
+            poses = [[x, y, z, *(quat / np.linalg.norm(quat))]
+                     for (x, y, z) in self._drop_positions(rng) for quat in [rng.normal(size=4)]]
+        for obj, pose in zip(h.objects, poses):
+            data.qpos[obj.qpos_adr:obj.qpos_adr + 7] = pose
         data.ctrl[list(h.gripper.finger_actuators)] = 0.0
         settle_steps = int(round(spec.settle_time / model.opt.timestep))
         if settle_steps:
@@ -148,7 +153,7 @@ class GraspTask:
         heights = self.object_heights(data)
         if not (heights > lift).any():
             return None
-        geom_to_object = {o.geom: i for i, o in enumerate(self.scene.handles.objects)}
+        geom_to_object = {g: i for i, o in enumerate(self.scene.handles.objects) for g in o.geoms}
         for contact in data.contact[:data.ncon]:
             for mine, other in ((contact.geom1, contact.geom2), (contact.geom2, contact.geom1)):
                 if mine in self._finger_geoms and other in geom_to_object and heights[geom_to_object[other]] > lift:

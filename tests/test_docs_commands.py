@@ -121,7 +121,7 @@ NOT_RUN = {
     "workbench study report randomization --storage "
     "postgresql+psycopg2://workbench:PASSWORD@DBHOST:5432/studies": _POSTGRES,
     # docs/evaluation-and-transfer.md
-    "workbench eval --policy oracle --suite all --episodes 100 --json": "5 suites x 100 episodes: minutes",
+    "workbench eval --policy oracle --suite all --episodes 100 --json": "6 suites x 100 episodes: minutes",
     "workbench eval --policy runs/wide --suite all --episodes 200 --json": _RUN,
     "workbench eval --policy runs/wide --suite proxy-real --episodes 200 --report reports/wide-proxy": _RUN,
     "workbench transfer --policy runs/none --policy runs/wide --real data/proxy-real --suite proxy-real "

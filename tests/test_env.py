@@ -48,11 +48,12 @@ def test_same_seed_same_scene():
 
 
 def test_test_split_env_only_sees_test_objects(env):
+    from scenes.household import household_ids
     from scenes.objects import TEST_IDS
 
     for seed in range(5):
         _, info = env.reset(seed=seed)
-        assert set(info["object_ids"]) <= set(TEST_IDS)
+        assert set(info["object_ids"]) <= set(TEST_IDS) | set(household_ids("test"))
 
 
 def test_physics_state_rerenders_the_same_image(env):

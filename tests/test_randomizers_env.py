@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from randomizers import load_profile, set_path  # noqa: E402
+from scenes.household import household_ids  # noqa: E402
 from scenes.objects import TEST_IDS, TRAIN_IDS  # noqa: E402
 from workbench.sim.env import GraspEnv  # noqa: E402
 from workbench.sim.scripted import ExplorerPolicy, OraclePolicy, make_action  # noqa: E402
@@ -36,14 +37,15 @@ def test_object_randomizer_draws_from_the_training_split_only_on_train():
         _, info = train.reset(seed=seed)
         record = info["randomization"]["object"]
         counts.add(len(info["object_ids"]))
-        assert set(info["object_ids"]) <= set(TRAIN_IDS) and record["ids"] == list(info["object_ids"])
+        assert set(info["object_ids"]) <= set(TRAIN_IDS) | set(household_ids("train"))
+        assert record["ids"] == list(info["object_ids"])
         assert all(profile.object.scale.low <= s <= profile.object.scale.high for s in record["scales"])
         assert profile.object.count.low <= len(info["object_ids"]) <= profile.object.count.high
     assert len(counts) > 1
     test = GraspEnv("bin_grasp", split="test", profile=profile)
     for seed in range(2):
         _, info = test.reset(seed=seed)
-        assert set(info["object_ids"]) <= set(TEST_IDS)
+        assert set(info["object_ids"]) <= set(TEST_IDS) | set(household_ids("test"))
         assert len(info["object_ids"]) == test.spec_scene.objects.count
         assert info["randomization"]["object"]["scales"] is None
     train.close()

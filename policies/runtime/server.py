@@ -32,10 +32,20 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from policies.runtime.admission import ROBOT_DEFAULT, admit_bundle
-from policies.runtime.protocol import (DEFAULT_PORT, HEALTH_PATH, PROTOCOL_VERSION, ProtocolError, message_id, number,
-                               pack, parse_observation, parse_seed, unpack)
-from policies.runtime.preprocess import CropBox
 from policies.runtime.policy import BundlePolicy, ObservationError, OnnxQFunction, verify_golden
+from policies.runtime.preprocess import CropBox
+from policies.runtime.protocol import (
+    DEFAULT_PORT,
+    HEALTH_PATH,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    message_id,
+    number,
+    pack,
+    parse_observation,
+    parse_seed,
+    unpack,
+)
 
 log = logging.getLogger("policies.server")
 MAX_REQUEST_MB = 1024.0  # --max-request-mb: more than any camera frame, and memory stays bounded

@@ -430,7 +430,7 @@ def build_stages(plan: Plan) -> list[Stage]:
         Stage("study", "quick randomization study (Optuna, SQLite in the run directory)",
               min(plan.study_minutes * 60 + 60, 12 * plan.study_trials + 40), study_stage),
         Stage("evaluate", "evaluate trained policy and explorer on every held-out suite",
-              2.0 * plan.eval_episodes + 30, evaluate_stage),
+              2.4 * plan.eval_episodes + 30, evaluate_stage),  # six suites, two policies, two processes
         Stage("transfer", "proxy-real data (simulated) and transfer metrics",
               0.05 * plan.transfer_images + 0.3 * plan.transfer_episodes + 30, transfer_stage),
         Stage("export", "export the policy bundle", 20, export_stage),

@@ -13,9 +13,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 from pydantic import ValidationError
+from tqdm import tqdm
 
 from scenes.spec import SceneSpec, format_validation_error, load_scene
 from workbench.errors import UserError
@@ -83,12 +82,11 @@ def drive_bundle(bundle: str | Path, *, episodes: int, seed: int, split: str = "
 
     ``envelope`` (a path to the robot's limits, default the bench cell's) and ``require_signature``
     (a public key file) are checked before anything moves (policies.runtime.admission)."""
+    from policies.runtime.admission import ROBOT_DEFAULT
     from policies.runtime.bundle import BundleError
+    from policies.runtime.envelope import EnvelopeError, RobotEnvelope
     from policies.runtime.policy import load_policy
     from workbench.deploy.drivers.sim import MujocoSimRobot
-
-    from policies.runtime.admission import ROBOT_DEFAULT
-    from policies.runtime.envelope import EnvelopeError, RobotEnvelope
 
     try:
         limits = ROBOT_DEFAULT if envelope is None else RobotEnvelope.from_file(envelope)

@@ -43,8 +43,8 @@ from policies.runtime.bundle import (
     sha256_file,
 )
 from policies.runtime.cem import CEMConfig
-from policies.runtime.spec import ACTION_DIM, OPEN_HAND_CLOSURE, STATE_DIM, ActionSpec
 from policies.runtime.integrity import INTEGRITY_KEY, seal
+from policies.runtime.spec import ACTION_DIM, OPEN_HAND_CLOSURE, STATE_DIM, ActionSpec
 from scenes.spec import SceneSpec
 from workbench.deploy.bundle_specs import (
     action_section,

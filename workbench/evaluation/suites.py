@@ -1,6 +1,8 @@
 """Named evaluation suites: held-out simulation splits, each a scene, a profile and a split.
 
-Every suite evaluates on the held-out test objects (library ids ending in 9), so
+Every suite evaluates on the held-out test objects (library ids ending in 9, no
+household objects even where the scene's training draw mixes them in; for
+``unseen-shapes``, the held-out household objects only), so
 `unseen-objects` is the baseline and each other suite adds one shift on top of it.
 All suites reset with the same seeds, so they see the same object draws: a
 difference between two suites is the effect of their shift, not of the objects.
@@ -14,6 +16,11 @@ difference between two suites is the effect of their shift, not of the objects.
 - ``shifted-camera``: the camera moved 5 cm sideways, 4 cm back and 4 cm down in
   the frame it is mounted in (the world, or the hand for a wrist camera) and
   re-aimed (`wide` moves it at most 3 cm per axis).
+- ``unseen-shapes``: household objects at real scale that training never draws:
+  the held-out families (a pear of two lobes and a stem, a bottle with a handle)
+  and the held-out size band of every other family (bottles, cans, cereal and tea
+  boxes, fruit, mugs, flat and irregular objects; see ``scenes.household``),
+  four in the bin (they fill it as eight library objects do), in the canonical look.
 - ``proxy-real``: a target domain no training profile samples from: held-out
   photographs, a wider field of view, a moved camera and camera-sensor effects
   (blur, vignetting, white balance, exposure, noise, JPEG). It is a stand-in for
@@ -67,6 +74,8 @@ class Suite:
     camera: CameraShift | None = None
     lighting: LightingChange | None = None
     sensor: SensorEffects | None = None
+    household: float = 0.0  # `objects.household`: 0 keeps the library's held-out objects, 1 household ones only
+    object_count: int | None = None  # the scene's `objects.count`
     stand_in: bool = False  # a simulated target domain standing in for real data
 
     def to_dict(self) -> dict:
@@ -74,6 +83,7 @@ class Suite:
                 "split": self.split, "camera_shift": None if self.camera is None else asdict(self.camera),
                 "lighting_changed": self.lighting is not None,
                 "sensor_effects": None if self.sensor is None else self.sensor.to_dict(),
+                "household": self.household, "object_count": self.object_count,
                 "stand_in": self.stand_in}
 
 
@@ -95,6 +105,9 @@ SUITES: dict[str, Suite] = {suite.name: suite for suite in (
           profile="unseen_lighting.toml", lighting=_UNSEEN_LIGHTS),
     Suite("shifted-camera", "the camera moved 5 cm sideways, 4 cm back and 4 cm down, re-aimed",
           camera=CameraShift(position_offset=(0.05, -0.04, -0.04))),
+    Suite("unseen-shapes", "held-out household objects at real scale: held-out families (pear, jug) and the "
+          "held-out size band of bottles, cans, boxes, fruit, mugs, flat and irregular objects",
+          household=1.0, object_count=4),
     Suite(PROXY_REAL, "stand-in target domain: held-out photographs, 50 degree field of view, moved camera, "
           "sensor blur, vignetting, white balance, exposure, noise and JPEG",
           profile="proxy_real.toml",
@@ -126,7 +139,9 @@ def suite_scene(suite: Suite, image_size: int | None = None) -> SceneSpec:
             "fovy": shift.fovy if shift.fovy is not None else camera.fovy})
     if image_size is not None:
         camera = camera.model_copy(update={"width": image_size, "height": image_size})
-    update = {"camera": camera}
+    objects = spec.objects.model_copy(update={
+        "household": suite.household, "count": spec.objects.count if suite.object_count is None else suite.object_count})
+    update = {"camera": camera, "objects": objects}
     if suite.lighting is not None:
         update["lights"] = suite.lighting.lights
         if suite.lighting.headlight is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.sim.env import GraspEnv
+from workbench.sim.part_grasp import choose_part_grasp, part_centre
 
 
 def make_action(translation, yaw_delta_fraction=0.0, close=False, open_=False, terminate=False) -> np.ndarray:
@@ -27,7 +28,11 @@ def _toward(current, goal, max_step):
 
 
 class OraclePolicy:
-    """Picks the highest object, aligns, descends, closes and terminates (the environment lifts)."""
+    """Picks the highest object, aligns, descends, closes and terminates (the environment lifts).
+
+    Among household (compound) objects it picks a part instead: the highest one
+    the open hand reaches without a collision (`workbench.sim.part_grasp`).
+    """
 
     name = "oracle"
 
@@ -36,6 +41,7 @@ class OraclePolicy:
 
     def reset(self, rng: np.random.Generator) -> None:
         self.phase, self.target, self.wait = "approach", None, 0
+        self.part = None  # a PartGrasp when the scene holds compound objects and one is reachable
 
     def act(self, observation: dict) -> np.ndarray:
         env = self.env.unwrapped
@@ -45,20 +51,30 @@ class OraclePolicy:
         pos = view["gripper_pos"]
         floor = view["bin_floor_z"]
         if self.target is None:
-            index = _pick_object(view["object_pos"], env.scene.handles.bin_half_size, floor)
-            self.target = index
-            self.goal_yaw = _grasp_yaw(view["object_xmat"][index], view["object_half_extents"][index])
+            if any(o.compound for o in env.scene.handles.objects):
+                self.part = choose_part_grasp(env, _grasp_yaw)
+            if self.part is not None:
+                self.target, self.goal_yaw = self.part.object_index, self.part.yaw
+            else:
+                index = _pick_object(view["object_pos"], env.scene.handles.bin_half_size, floor)
+                self.target = index
+                self.goal_yaw = _grasp_yaw(view["object_xmat"][index], view["object_half_extents"][index])
         obj = view["object_pos"][self.target]
+        grasp_z, approach_z = obj[2] - 0.005, obj[2] + 0.05
+        if self.part is not None:  # follow the part: aim at its centre, fingertips at the chosen depth
+            obj = part_centre(env.scene.model, env.data, self.part.geom)
+            grasp_z = obj[2] + self.part.depth
+            approach_z = grasp_z + 0.055
         yaw_error = float(np.remainder(self.goal_yaw - view["gripper_yaw"] + np.pi / 2, np.pi) - np.pi / 2)
         yaw_fraction = np.clip(yaw_error / rot, -1, 1)
         if self.phase == "approach":
-            goal = np.clip([obj[0], obj[1], max(floor + 0.09, obj[2] + 0.05)], env.task.low, env.task.high)
+            goal = np.clip([obj[0], obj[1], max(floor + 0.09, approach_z)], env.task.low, env.task.high)
             move = _toward(pos, goal, step)
             if np.abs(goal - pos)[:2].max() < 0.01 and abs(yaw_error) < 0.1:
                 self.phase = "descend"
             return make_action(move, yaw_fraction)
         if self.phase == "descend":
-            goal = np.clip([obj[0], obj[1], max(floor + 0.004, obj[2] - 0.005)], env.task.low, env.task.high)
+            goal = np.clip([obj[0], obj[1], max(floor + 0.004, grasp_z)], env.task.low, env.task.high)
             move = _toward(pos, goal, step)
             if abs(goal[2] - pos[2]) < 0.01:
                 self.phase = "close"

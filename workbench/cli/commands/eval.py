@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                         help="evaluate two policies on the same episodes and report A - B with its paired "
                              "95%% interval (instead of --policy)")
     parser.add_argument("--suite", default=None,
-                        help="a held-out suite (unseen-objects, unseen-textures, unseen-lighting, shifted-camera, "
+                        help="a held-out suite (unseen-objects, unseen-textures, unseen-lighting, shifted-camera, unseen-shapes, "
                              "proxy-real) or all; sets scene, profile and split, and writes a report")
     parser.add_argument("--report", default=None,
                         help="with --suite: report directory (default: RUN/reports/eval-SUITE, or "

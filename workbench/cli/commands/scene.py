@@ -52,7 +52,8 @@ def validate_command(args: argparse.Namespace) -> int:
         from scenes.objects import draw_object_ids
 
         ids = spec.objects.ids or draw_object_ids(np.random.default_rng(0), spec.objects.count,
-                                                  spec.objects.split, spec.objects.kinds, spec.objects.meshes)
+                                                  spec.objects.split, spec.objects.kinds, spec.objects.meshes,
+                                                  spec.objects.household)
         model = build_scene(spec, ids).model
         message += f"; compiled: {model.nbody} bodies, {model.ngeom} geoms"
     print(message)
