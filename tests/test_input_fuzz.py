@@ -169,7 +169,7 @@ def kinds(tmp_path_factory):
     from studies.spec import load_study_file
     from workbench.errors import UserError
     from workbench.evaluation.realdata import Manifest, load_real_data, write_real_data
-    from workbench.training.train import read_toml, validate_config
+    from workbench.training.config import read_toml, validate_config
 
     root = tmp_path_factory.mktemp("fuzz")
     made = {}

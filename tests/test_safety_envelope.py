@@ -205,7 +205,7 @@ def test_an_empty_image_on_the_wire_is_a_bad_observation(pristine):
     from websockets.sync.client import connect
 
     from policies.runtime.bundle import open_bundle
-    from policies.server import ServerThread
+    from policies.runtime.server import ServerThread
 
     opened = open_bundle(pristine)
     with ServerThread(pristine) as server:

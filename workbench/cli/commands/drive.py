@@ -7,7 +7,7 @@ import json
 
 
 def register(subparsers) -> None:
-    from policies.server import add_admission_arguments
+    from policies.runtime.server import add_admission_arguments
 
     parser = subparsers.add_parser("drive", help="run a policy bundle closed loop in simulation")
     parser.add_argument("bundle", help="bundle directory from `workbench export`")
