@@ -3,19 +3,30 @@
 The floor for one control step is what no environment can avoid: `mj_step`
 for the same simulated time plus one render from the scene's camera. The
 environment adds action handling, the mocap interpolation, the observation
-and `info`. Resets (new objects, settling) are timed apart: they are per
-episode, not per step.
+and `info`. Resets are timed apart: they are per episode, not per step. The
+episodes reset as collection does (`workbench.collect.start_seed`: blocks of
+`EPISODES_PER_START` share one settled start, see `scenes.settled`); the same
+seeds are then reset fresh (objects dropped and settled every time), and the
+ratios say what each kind of reset leaves of the steps/s without resets.
+
+`--success-episodes N` also runs the oracle and the explorer on N seeds with
+fresh and with reused starts: reused starts must not change what a policy
+achieves, so the paired difference should sit within noise (its 95% interval
+is over blocks, since the episodes of a block share a start).
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import mujoco
 import numpy as np
 
+from workbench.collect import EPISODES_PER_START, OFFLINE_SOURCE, start_seed
 from workbench.env import GraspEnv
-from workbench.scripted import ExplorerPolicy
+from workbench.errors import UserError
+from workbench.scripted import ExplorerPolicy, make_policy
 
 _FLOOR_STATE = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART
 
@@ -23,18 +34,24 @@ _FLOOR_STATE = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WAR
 def add_arguments(parser) -> None:
     parser.add_argument("--scene", default="bin_grasp")
     parser.add_argument("--size", type=int, default=64, help="image size in pixels")
-    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--episodes", type=int, default=3 * EPISODES_PER_START)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--success-episodes", type=int, default=0,
+                        help="also compare oracle and explorer success, fresh vs reused starts, on this many seeds")
 
 
 def run(args) -> dict:
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.success_episodes < 0:
+        raise UserError(f"--success-episodes must be at least 0, got {args.success_episodes}")
     env = GraspEnv(args.scene, image_size=args.size)
     policy = ExplorerPolicy(env)
     env_seconds = reset_seconds = floor_seconds = 0.0
     steps = 0
     for episode in range(args.episodes):
         start = time.perf_counter()
-        observation, _ = env.reset(seed=args.seed + episode)
+        observation, _ = env.reset(seed=args.seed + episode, options=_start(args.seed, episode))
         reset_seconds += time.perf_counter() - start
         policy.reset(np.random.default_rng(episode))
         states, done = [], False
@@ -48,10 +65,15 @@ def run(args) -> dict:
             env_seconds += time.perf_counter() - start
             steps += 1
         floor_seconds += _floor(env, states)
+    fresh_seconds = 0.0
+    for episode in range(args.episodes):
+        start = time.perf_counter()
+        env.reset(seed=args.seed + episode)
+        fresh_seconds += time.perf_counter() - start
     env.close()
     env_rate = steps / env_seconds
     floor_rate = steps / floor_seconds
-    return {
+    figures = {
         "scene": args.scene,
         "image_size": args.size,
         "control_steps": steps,
@@ -60,9 +82,68 @@ def run(args) -> dict:
         "overhead_ratio": floor_rate / env_rate,
         "env_ms_per_step": 1e3 / env_rate,
         "floor_ms_per_step": 1e3 / floor_rate,
+        "episodes_per_start": EPISODES_PER_START,
         "reset_ms": 1e3 * reset_seconds / args.episodes,
         "steps_per_s_including_resets": steps / (env_seconds + reset_seconds),
+        "with_resets_ratio": env_seconds / (env_seconds + reset_seconds),
+        "fresh_reset_ms": 1e3 * fresh_seconds / args.episodes,
+        "fresh_steps_per_s_including_resets": steps / (env_seconds + fresh_seconds),
+        "fresh_with_resets_ratio": env_seconds / (env_seconds + fresh_seconds),
     }
+    if args.success_episodes:
+        for name in ("oracle", "explorer"):
+            figures.update(_success_difference(args, name))
+    return figures
+
+
+def _start(seed: int, episode: int) -> dict:
+    """Reset options of bench episode `episode`, as collection builds them."""
+    return {"start_seed": start_seed(seed, OFFLINE_SOURCE, episode)}
+
+
+def _success_difference(args, policy_name: str) -> dict:
+    """Success of one policy on the same seeds with fresh and with reused starts, and their paired difference."""
+    env = GraspEnv(args.scene, image_size=args.size)
+    policy = make_policy(policy_name, env)
+    outcomes = {}
+    for mode in ("fresh", "reused"):
+        outcomes[mode] = np.array([
+            _success(env, policy, args.seed + episode, None if mode == "fresh" else _start(args.seed, episode),
+                     np.random.default_rng([args.seed, episode, 1]))
+            for episode in range(args.success_episodes)])
+    env.close()
+    difference = outcomes["reused"].astype(float) - outcomes["fresh"]
+    mean, half = _block_interval(difference, EPISODES_PER_START)
+    return {f"{policy_name}_episodes": args.success_episodes,
+            f"{policy_name}_fresh_success": float(outcomes["fresh"].mean()),
+            f"{policy_name}_reused_success": float(outcomes["reused"].mean()),
+            f"{policy_name}_reused_minus_fresh": mean,
+            f"{policy_name}_reused_minus_fresh_low": mean - half,
+            f"{policy_name}_reused_minus_fresh_high": mean + half}
+
+
+def _success(env: GraspEnv, policy, seed: int, options: dict | None, rng: np.random.Generator) -> bool:
+    observation, info = env.reset(seed=seed, options=options)
+    policy.reset(rng)
+    done = False
+    while not done:
+        observation, _, done, _, info = env.step(policy.act(observation))
+    return bool(info["success"])
+
+
+def _block_interval(values: np.ndarray, block: int) -> tuple[float, float]:
+    """Mean of `values` and the half-width of its 95% t interval, treating each block of episodes as one draw."""
+    from scipy import stats
+
+    sums = np.add.reduceat(values, np.arange(0, len(values), block))
+    sizes = np.diff(np.append(np.arange(0, len(values), block), len(values)))
+    mean = float(values.sum() / len(values))
+    if len(sums) < 2:
+        return mean, float("nan")
+    # Ratio estimator over blocks: the variance of block sums around mean * block size.
+    residuals = sums - mean * sizes
+    se = math.sqrt(len(sums) / (len(sums) - 1) * float((residuals ** 2).sum())) / len(values)
+    return mean, float(stats.t.ppf(0.975, len(sums) - 1) * se)
 
 
 def _floor(env: GraspEnv, states: list[np.ndarray]) -> float:

@@ -51,6 +51,7 @@ from workbench.collect import (
     make_env,
     policy_rng,
     run_episode,
+    start_seed,
 )
 from workbench.errors import UserError
 from workbench.files import write_bytes_atomic
@@ -363,7 +364,8 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             episode = run_episode(env, policy, episode_seed(config.seed, ONLINE_SOURCE, index),
                                   policy_rng(config.seed, ONLINE_SOURCE, index), name, "qtopt",
                                   {"index": index, "learner_step": step, "scene": config.scene,
-                                   "profile": config.profile, "split": "train"})
+                                   "profile": config.profile, "split": "train"},
+                                  start_seed(config.seed, ONLINE_SOURCE, index))
             path = online.store.add(episode)  # on disk first: a kill loses nothing collected
             online.add(episode, path.name, str(path))
         if step % config.refresh_every == 0 and step > 0:
