@@ -16,7 +16,7 @@ from scenes.settled import (
 )
 from scenes.task import GraspTask
 from workbench import cli
-from workbench.bench_env import _block_interval
+from workbench.bench_env import difference_interval
 from workbench.collect import EPISODES_PER_START, start_seed
 from workbench.env import GraspEnv
 
@@ -138,13 +138,13 @@ def test_collection_blocks_share_a_start_seed():
     assert start_seed(4, 0, 0) != start_seed(5, 0, 0) != start_seed(4, 10, 0)
 
 
-def test_block_interval_widens_when_blocks_agree_within():
-    alternating = np.tile([1.0, -1.0], 8)  # every block sums to 0: no spread between blocks
-    mean, half = _block_interval(alternating, 4)
-    assert mean == 0.0 and half == 0.0
-    blocks = np.repeat([1.0, -1.0, 1.0, -1.0], 4)  # the same values, all the spread between blocks
-    mean, half = _block_interval(blocks, 4)
-    assert mean == 0.0 and half > 1.0
+def test_difference_interval_counts_reused_starts_not_episodes():
+    # 80 starts all grasped against 627 of 640 fresh episodes: no failure among 80 starts is
+    # likely at a 2% failure rate, so the interval must reach below 0.
+    low, high = difference_interval(1.0, 80, 627 / 640, 640)
+    assert low < 0 < high
+    low_many, high_many = difference_interval(1.0, 640, 627 / 640, 640)  # were they 640 starts
+    assert low_many > 0 and high_many - low_many < high - low
 
 
 def test_bench_env_reports_reset_costs(capsys):
@@ -155,8 +155,10 @@ def test_bench_env_reports_reset_costs(capsys):
         assert key in figures
     assert 0 < figures["with_resets_ratio"] < 1 and 0 < figures["fresh_with_resets_ratio"] < 1
     assert figures["steps_per_s_including_resets"] < figures["env_steps_per_s"]
-    for name in ("oracle", "explorer"):  # one block of 2 episodes: no interval yet, the rates only
-        assert figures[f"{name}_episodes"] == 2
+    for name in ("oracle", "explorer"):
+        assert figures[f"{name}_episodes"] == 2 and figures[f"{name}_reused_starts"] == 1
+        assert figures[f"{name}_reused_minus_fresh_low"] <= figures[f"{name}_reused_minus_fresh"]
+        assert figures[f"{name}_reused_minus_fresh"] <= figures[f"{name}_reused_minus_fresh_high"]
         assert figures[f"{name}_reused_minus_fresh"] == pytest.approx(
             figures[f"{name}_reused_success"] - figures[f"{name}_fresh_success"])
 

@@ -11,8 +11,8 @@ ratios say what each kind of reset leaves of the steps/s without resets.
 
 `--success-episodes N` also runs the oracle and the explorer on N seeds with
 fresh and with reused starts: reused starts must not change what a policy
-achieves, so the paired difference should sit within noise (its 95% interval
-is over blocks, since the episodes of a block share a start).
+achieves, so the difference should sit within noise. Its 95% interval counts
+the reused episodes as one draw per distinct start (`difference_interval`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from workbench.collect import EPISODES_PER_START, OFFLINE_SOURCE, start_seed
 from workbench.env import GraspEnv
 from workbench.errors import UserError
+from workbench.evaluate import wilson_interval
 from workbench.scripted import ExplorerPolicy, make_policy
 
 _FLOOR_STATE = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART
@@ -102,7 +103,7 @@ def _start(seed: int, episode: int) -> dict:
 
 
 def _success_difference(args, policy_name: str) -> dict:
-    """Success of one policy on the same seeds with fresh and with reused starts, and their paired difference."""
+    """Success of one policy on the same seeds with fresh and with reused starts, and the difference."""
     env = GraspEnv(args.scene, image_size=args.size)
     policy = make_policy(policy_name, env)
     outcomes = {}
@@ -112,14 +113,30 @@ def _success_difference(args, policy_name: str) -> dict:
                      np.random.default_rng([args.seed, episode, 1]))
             for episode in range(args.success_episodes)])
     env.close()
-    difference = outcomes["reused"].astype(float) - outcomes["fresh"]
-    mean, half = _block_interval(difference, EPISODES_PER_START)
+    starts = len({start_seed(args.seed, OFFLINE_SOURCE, episode) for episode in range(args.success_episodes)})
+    fresh, reused = outcomes["fresh"].mean(), outcomes["reused"].mean()
+    low, high = difference_interval(float(reused), starts, float(fresh), args.success_episodes)
     return {f"{policy_name}_episodes": args.success_episodes,
-            f"{policy_name}_fresh_success": float(outcomes["fresh"].mean()),
-            f"{policy_name}_reused_success": float(outcomes["reused"].mean()),
-            f"{policy_name}_reused_minus_fresh": mean,
-            f"{policy_name}_reused_minus_fresh_low": mean - half,
-            f"{policy_name}_reused_minus_fresh_high": mean + half}
+            f"{policy_name}_fresh_success": float(fresh),
+            f"{policy_name}_reused_success": float(reused),
+            f"{policy_name}_reused_starts": starts,
+            f"{policy_name}_reused_minus_fresh": float(reused - fresh),
+            f"{policy_name}_reused_minus_fresh_low": low,
+            f"{policy_name}_reused_minus_fresh_high": high}
+
+
+def difference_interval(rate_a: float, n_a: float, rate_b: float, n_b: float) -> tuple[float, float]:
+    """95% interval of rate_a - rate_b from two Wilson intervals (Newcombe's hybrid score method).
+
+    The episodes of one start are not independent (a start the policy cannot grasp fails at
+    every turn), so the reused rate counts as many draws as there were distinct starts: the
+    interval is honest even when no start failed, where a variance over episodes would be 0.
+    """
+    a = wilson_interval(rate_a * n_a, n_a)  # fractional successes: an effective count
+    b = wilson_interval(rate_b * n_b, n_b)
+    difference = rate_a - rate_b
+    return (difference - math.hypot(rate_a - a.low, b.high - rate_b),
+            difference + math.hypot(a.high - rate_a, rate_b - b.low))
 
 
 def _success(env: GraspEnv, policy, seed: int, options: dict | None, rng: np.random.Generator) -> bool:
@@ -129,21 +146,6 @@ def _success(env: GraspEnv, policy, seed: int, options: dict | None, rng: np.ran
     while not done:
         observation, _, done, _, info = env.step(policy.act(observation))
     return bool(info["success"])
-
-
-def _block_interval(values: np.ndarray, block: int) -> tuple[float, float]:
-    """Mean of `values` and the half-width of its 95% t interval, treating each block of episodes as one draw."""
-    from scipy import stats
-
-    sums = np.add.reduceat(values, np.arange(0, len(values), block))
-    sizes = np.diff(np.append(np.arange(0, len(values), block), len(values)))
-    mean = float(values.sum() / len(values))
-    if len(sums) < 2:
-        return mean, float("nan")
-    # Ratio estimator over blocks: the variance of block sums around mean * block size.
-    residuals = sums - mean * sizes
-    se = math.sqrt(len(sums) / (len(sums) - 1) * float((residuals ** 2).sum())) / len(values)
-    return mean, float(stats.t.ppf(0.975, len(sums) - 1) * se)
 
 
 def _floor(env: GraspEnv, states: list[np.ndarray]) -> float:
