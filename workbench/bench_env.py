@@ -12,7 +12,7 @@ ratios say what each kind of reset leaves of the steps/s without resets.
 `--success-episodes N` also runs the oracle and the explorer on N seeds with
 fresh and with reused starts: reused starts must not change what a policy
 achieves, so the difference should sit within noise. Its 95% interval counts
-the reused episodes as one draw per distinct start (`difference_interval`).
+the reused episodes as the independent draws they are worth (`effective_draws`).
 """
 
 from __future__ import annotations
@@ -113,24 +113,44 @@ def _success_difference(args, policy_name: str) -> dict:
                      np.random.default_rng([args.seed, episode, 1]))
             for episode in range(args.success_episodes)])
     env.close()
-    starts = len({start_seed(args.seed, OFFLINE_SOURCE, episode) for episode in range(args.success_episodes)})
+    effective = effective_draws(outcomes["reused"].astype(float), EPISODES_PER_START)
     fresh, reused = outcomes["fresh"].mean(), outcomes["reused"].mean()
-    low, high = difference_interval(float(reused), starts, float(fresh), args.success_episodes)
+    low, high = difference_interval(float(reused), effective, float(fresh), args.success_episodes)
     return {f"{policy_name}_episodes": args.success_episodes,
             f"{policy_name}_fresh_success": float(fresh),
             f"{policy_name}_reused_success": float(reused),
-            f"{policy_name}_reused_starts": starts,
+            f"{policy_name}_reused_effective_episodes": effective,
             f"{policy_name}_reused_minus_fresh": float(reused - fresh),
             f"{policy_name}_reused_minus_fresh_low": low,
             f"{policy_name}_reused_minus_fresh_high": high}
 
 
+def effective_draws(outcomes: np.ndarray, block: int) -> float:
+    """Independent draws that `outcomes` (consecutive blocks share a start) are worth.
+
+    Episodes over the design effect 1 + (m - 1) * ICC, the intra-start correlation from a
+    one-way analysis of variance by block (clipped to [0, 1]); with no spread at all there
+    is nothing to estimate it from, and each start counts once.
+    """
+    groups = [outcomes[i:i + block] for i in range(0, len(outcomes), block)]
+    n, k = len(outcomes), len(groups)
+    if k < 2 or n == k:
+        return float(k)
+    size = n / k
+    grand = outcomes.mean()
+    between = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (k - 1)
+    within = sum(float(((g - g.mean()) ** 2).sum()) for g in groups) / (n - k)
+    if between + (size - 1) * within == 0:
+        return float(k)
+    icc = min(max((between - within) / (between + (size - 1) * within), 0.0), 1.0)
+    return n / (1 + (size - 1) * icc)
+
+
 def difference_interval(rate_a: float, n_a: float, rate_b: float, n_b: float) -> tuple[float, float]:
     """95% interval of rate_a - rate_b from two Wilson intervals (Newcombe's hybrid score method).
 
-    The episodes of one start are not independent (a start the policy cannot grasp fails at
-    every turn), so the reused rate counts as many draws as there were distinct starts: the
-    interval is honest even when no start failed, where a variance over episodes would be 0.
+    The episodes of one start are not independent (a start the oracle cannot grasp fails at
+    every turn), so the reused rate counts `effective_draws`, never more than the episodes.
     """
     a = wilson_interval(rate_a * n_a, n_a)  # fractional successes: an effective count
     b = wilson_interval(rate_b * n_b, n_b)
