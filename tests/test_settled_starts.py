@@ -174,3 +174,17 @@ def test_bench_env_reports_reset_costs(capsys):
 def test_bench_env_rejects_bad_counts(capsys):
     assert cli.main(["bench", "env", "--episodes", "0"]) == 2
     assert "--episodes" in capsys.readouterr().err
+
+
+def test_collect_workers_take_whole_blocks_and_every_index_once(monkeypatch):
+    import workbench.collect as collect_module
+
+    taken = {}
+    monkeypatch.setattr(collect_module, "collect", lambda out, indices, **kwargs: taken.setdefault(out, list(indices)))
+    for worker in range(3):
+        collect_module.collect_worker(f"w{worker}", {"episodes": 50}, worker, 3)
+    everything = sorted(i for indices in taken.values() for i in indices)
+    assert everything == list(range(50))
+    for indices in taken.values():  # a worker's blocks are whole: it reuses every start it settles
+        blocks = {i // EPISODES_PER_START for i in indices}
+        assert sum(1 for i in range(50) if i // EPISODES_PER_START in blocks) == len(indices)
