@@ -68,6 +68,14 @@ class GraspTask:
         data.time = 0.0
         mujoco.mj_forward(model, data)
 
+    def restore(self, data: mujoco.MjData, state: np.ndarray, spec: int) -> None:
+        """Start from a state that `reset` left (`scenes.settled`): the same gripper, no settling."""
+        h = self.scene.handles
+        self.target_yaw = 0.0
+        self.closed = False
+        self.target_pos = np.array([0.0, 0.0, h.bin_floor_z + self.scene.spec.gripper.start_height])
+        mujoco.mj_setState(self.scene.model, data, state, spec)
+
     def _drop_positions(self, rng: np.random.Generator) -> list[tuple[float, float, float]]:
         """Random non-overlapping drop points, in layers as low as possible.
 
@@ -77,19 +85,20 @@ class GraspTask:
         h = self.scene.handles
         hx, hy = h.bin_half_size
         base = h.bin_floor_z + self.scene.spec.objects.drop_height
-        placed: list[tuple[float, float, float, float]] = []  # x, y, z, radius
+        placed = np.empty((0, 4))  # x, y, z, radius of the objects placed so far
         for obj in h.objects:
             radius = obj.half_height * 1.8  # bounding radius of any orientation
             margin = min(radius, hx * 0.9, hy * 0.9)
+            apart = radius + placed[:, 3]
             for attempt in range(200):
                 layer = attempt // 25
                 x, y = rng.uniform([-hx + margin, -hy + margin], [hx - margin, hy - margin])
                 z = base + layer * 0.07
-                if all(np.hypot(x - px, y - py) > radius + pr or abs(z - pz) > radius + pr
-                       for px, py, pz, pr in placed):
+                # Clear of every placed object sideways or in height (numpy: one check, not one per object).
+                if ((np.hypot(x - placed[:, 0], y - placed[:, 1]) > apart) | (np.abs(z - placed[:, 2]) > apart)).all():
                     break
-            placed.append((float(x), float(y), float(z), radius))
-        return [(x, y, z) for x, y, z, _ in placed]
+            placed = np.vstack([placed, [float(x), float(y), float(z), radius]])
+        return [(float(x), float(y), float(z)) for x, y, z, _ in placed]
 
     def _set_hand_pose(self, data: mujoco.MjData) -> None:
         g = self.scene.handles.gripper

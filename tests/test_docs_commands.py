@@ -95,6 +95,7 @@ NOT_RUN = {
     "workbench bench randomize --json": "benchmark pinned to one core",
     "workbench bench cem --json": "benchmark pinned to one core",
     "workbench bench train --json": "benchmark: about a minute",
+    "workbench bench train --profile": "benchmark: about 10 s",
     "workbench bench runtime --json": "benchmark: about 20 s, exports a bundle first",
     "workbench bench learn --minutes 60 --json": "an hour of training",
     "workbench bench scale --json": "benchmark: about two minutes, starts a Ray cluster",

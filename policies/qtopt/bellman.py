@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from policies.qtopt.batches import LabelledBatch, Transitions
+from policies.qtopt.stopwatch import NO_STOPWATCH, Stopwatch
 from policies.qtopt.targets import TargetNetworks, clipped_bellman_targets
 from policies.runtime.cem import CEMConfig
 from policies.runtime.spec import ActionSpec
@@ -39,6 +40,7 @@ class BellmanUpdater:
         dones: np.ndarray,
         rng: np.random.Generator,
         horizons: np.ndarray | None = None,
+        watch: Stopwatch = NO_STOPWATCH,
     ) -> np.ndarray:
         """Clipped double-Q targets (B,) float32 in [0, 1].
 
@@ -48,13 +50,13 @@ class BellmanUpdater:
         live = np.flatnonzero(dones == 0)
         if live.size:
             next_values[live] = self.targets.next_state_values(
-                next_images[live], next_states[live], self.cem, rng, self.spec
+                next_images[live], next_states[live], self.cem, rng, self.spec, watch
             )
         return clipped_bellman_targets(rewards, dones, next_values, self.gamma, horizons)
 
-    def label(self, batch: Transitions, rng: np.random.Generator) -> LabelledBatch:
+    def label(self, batch: Transitions, rng: np.random.Generator, watch: Stopwatch = NO_STOPWATCH) -> LabelledBatch:
         targets = self.compute_targets(batch.rewards, batch.next_images, batch.next_states, batch.dones, rng,
-                                       batch.horizons)
+                                       batch.horizons, watch)
         return LabelledBatch(images=batch.images, states=batch.states, actions=batch.actions, targets=targets)
 
     def load_target_arrays(self, arrays: dict[str, np.ndarray]) -> None:

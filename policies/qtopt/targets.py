@@ -27,6 +27,7 @@ from torch import nn
 
 from policies.qtopt.action_selection import as_tensor, features_score_fn
 from policies.qtopt.qnet import QNetwork
+from policies.qtopt.stopwatch import NO_STOPWATCH, Stopwatch
 from policies.runtime.cem import CEMConfig, cem_maximize
 from policies.runtime.spec import ActionSpec
 
@@ -99,16 +100,20 @@ class TargetNetworks:
         cem: CEMConfig,
         rng: np.random.Generator,
         spec: ActionSpec | None = None,
+        watch: Stopwatch = NO_STOPWATCH,
     ) -> np.ndarray:
         """min(Q_polyak(s', a*), Q_lagged(s', a*)) with a* from CEM on the Polyak net; (B,) in [0, 1]."""
         if next_images.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
         images = as_tensor(next_images)
         states = as_tensor(next_states.astype(np.float32, copy=False))
-        polyak_features = self.polyak.encode(images, states)
-        best = cem_maximize(features_score_fn(self.polyak, polyak_features), len(next_images), cem, rng, spec)
+        with watch("label_encode"):
+            polyak_features = self.polyak.encode(images, states)
+        with watch("label_cem"):
+            best = cem_maximize(features_score_fn(self.polyak, polyak_features), len(next_images), cem, rng, spec)
         # CEM's best score is already the Polyak logit at a*; only the lagged net needs a pass.
-        lagged_logits = self.lagged(images, states, as_tensor(best.actions))
+        with watch("label_lagged"):
+            lagged_logits = self.lagged(images, states, as_tensor(best.actions))
         polyak_q = torch.sigmoid(torch.from_numpy(best.scores))
         lagged_q = torch.sigmoid(lagged_logits)
         return torch.minimum(polyak_q, lagged_q).numpy().astype(np.float32)

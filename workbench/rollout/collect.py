@@ -4,7 +4,10 @@ One file per episode, named by its index (``episode-000042.safetensors``), so a
 killed collection resumes by skipping the indices already on disk and never
 stores an episode twice. Episode ``i`` of a collection draws its scene and its
 policy noise from Generators seeded by (seed, stream, i), so the data set is
-the same however the indices are split across processes or restarts.
+the same however the indices are split across processes or restarts. The
+objects and their settled drop are drawn per block of ``EPISODES_PER_START``
+indices (``start_seed``) and reused, turned, within the block (see
+``scenes.settled``): settling costs ~10x a reuse.
 
 The directory also holds ``collect.json``, the settings it was collected with;
 adding to it with other settings is refused rather than mixing two data sets.
@@ -30,8 +33,11 @@ MANIFEST = "collect.json"
 
 # Seed streams: the env's scene draw and the policy's noise never share a Generator,
 # and offline (explorer), on-policy and evaluation episodes never share a scene.
-ENV_STREAM, POLICY_STREAM = 0, 1
+ENV_STREAM, POLICY_STREAM, START_STREAM = 0, 1, 2
 OFFLINE_SOURCE, ONLINE_SOURCE, COLLECTOR_SOURCE = 0, 10, 20
+# Episodes whose indices agree in index // EPISODES_PER_START share a settled start (objects and
+# their settled poses); each turns the pile about the bin's axis and draws its own randomization.
+EPISODES_PER_START = 8
 
 
 def episode_id(index: int, prefix: str = "episode") -> str:
@@ -41,6 +47,12 @@ def episode_id(index: int, prefix: str = "episode") -> str:
 def episode_seed(seed: int, source: int, index: int) -> int:
     """The env reset seed of episode ``index``: a 31-bit int derived from the run's seed."""
     return int(np.random.SeedSequence([seed, source + ENV_STREAM, index]).generate_state(1)[0] >> 1)
+
+
+def start_seed(seed: int, source: int, index: int) -> int:
+    """The settled-start seed of episode ``index`` (GraspEnv.reset's ``start_seed``): one per block of indices."""
+    block = index // EPISODES_PER_START
+    return int(np.random.SeedSequence([seed, source + START_STREAM, block]).generate_state(1)[0] >> 1)
 
 
 def policy_rng(seed: int, source: int, index: int) -> np.random.Generator:
@@ -53,14 +65,15 @@ def make_env(scene: str, *, split: str, image_size: int | None = None, profile: 
 
 
 def run_episode(env: GraspEnv, policy, env_seed: int, rng: np.random.Generator, episode_name: str,
-                policy_name: str, extra_info: dict | None = None) -> Episode:
+                policy_name: str, extra_info: dict | None = None, start: int | None = None) -> Episode:
     """One episode, recorded as (T+1) observations and T actions, rewards and dones.
 
     ``done`` is the env's ``terminated``: the gripper's terminate action or the step
     limit, after which the env scores the grasp; both end the task, so no bootstrap.
-    A ``truncated`` end (none in GraspEnv today) would leave done 0.
+    A ``truncated`` end (none in GraspEnv today) would leave done 0. ``start``, when given, is the
+    episode's ``start_seed``: its objects and settled poses come from there (see ``scenes.settled``).
     """
-    observation, info = env.reset(seed=env_seed)
+    observation, info = env.reset(seed=env_seed, options=None if start is None else {"start_seed": start})
     policy.reset(rng)
     images, states = [observation["image"]], [observation_state(observation)]
     actions, rewards, dones = [], [], []
@@ -76,6 +89,8 @@ def run_episode(env: GraspEnv, policy, env_seed: int, rng: np.random.Generator, 
         dones.append(terminated)
     episode_info = {"object_ids": [int(i) for i in info["object_ids"]], "env_seed": int(env_seed),
                     "success": bool(info["success"]), "steps": len(actions), **(extra_info or {})}
+    if start is not None:
+        episode_info["start_seed"] = int(start)
     if randomization is not None:
         episode_info["randomization"] = randomization
     return Episode(
@@ -151,7 +166,7 @@ def collection_episode(env: GraspEnv, policy, settings: CollectSettings, index: 
     return run_episode(env, policy, episode_seed(settings.seed, OFFLINE_SOURCE, index),
                        policy_rng(settings.seed, OFFLINE_SOURCE, index), episode_id(index), settings.policy,
                        {"index": index, "scene": settings.scene, "profile": settings.profile,
-                        "split": settings.split})
+                        "split": settings.split}, start_seed(settings.seed, OFFLINE_SOURCE, index))
 
 
 def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,
@@ -194,9 +209,12 @@ def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "defaul
 
 
 def collect_worker(out: str, kwargs: dict, worker: int, workers: int) -> dict:
-    """Process entry point: collect the indices i with i % workers == worker."""
+    """Process entry point: collect the blocks of indices (i // EPISODES_PER_START) % workers == worker,
+    so each worker reuses the settled starts it makes."""
     import torch
 
     torch.set_num_threads(1)
     kwargs = {"progress": worker == 0, **kwargs}
-    return collect(out, indices=range(worker, kwargs["episodes"], workers), **kwargs)
+    mine = [i for i in range(kwargs["episodes"]) if (i // EPISODES_PER_START) % workers == worker]
+    return collect(out, indices=mine, **kwargs)
+

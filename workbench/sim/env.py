@@ -11,7 +11,10 @@ itself: nothing closes the gripper for it. When an episode ends (terminate or
 (`GraspTask.lift_and_check`), so a policy needs to close, not to lift.
 
 Each reset draws the episode's objects from the scene's split and rebuilds the
-model only when the set of objects changed. `info` carries the true success,
+model only when the set of objects changed. `reset(options={"start_seed": S})`
+draws the objects and their drop from S instead and keeps the settled result
+(`scenes.settled`): later resets with the same S start from it, turned about
+the bin's axis by the episode's seed, without a rebuild or a second of settling. `info` carries the true success,
 the library ids of the objects, and the physics state needed to re-render
 the step.
 
@@ -45,6 +48,8 @@ from policies.runtime.spec import (  # noqa: E402
 from randomizers import Profile, Randomization  # noqa: E402
 from scenes.build import Scene  # noqa: E402
 from scenes.render import SceneRenderer  # noqa: E402
+from scenes.settled import STATE_SPEC as SETTLED_SPEC  # noqa: E402
+from scenes.settled import SettledStart, SettledStarts, capture_state, draw_turn, turn_objects  # noqa: E402
 from scenes.spec import SceneSpec, load_scene  # noqa: E402
 from scenes.task import GraspTask  # noqa: E402
 from workbench import ENV_ID  # noqa: E402,F401  (re-exported)
@@ -84,20 +89,20 @@ class GraspEnv(gym.Env):
         self.randomization = Randomization(profile)  # None is the "none" profile: nothing changes
         self._scales: tuple[float, ...] | None = None  # object scales of the current model
         self._randomization_info: dict = {}
+        self.settled_starts = SettledStarts()  # by (start seed, given ids), for reset(options={"start_seed": ...})
 
     # -- gym API -------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         options = options or {}
         objects = self.spec_scene.objects
-        # Given ids stay; else the split's ids, or the object randomizer's (train split only).
-        ids, scales = self.randomization.choose_objects(
-            self.np_random, self.split, objects, tuple(options.get("object_ids") or objects.ids))
-        self._load_objects(ids, scales)
-        self.randomization.restore_physics(self.scene, self.renderer)  # objects settle under nominal physics
-        self.task.reset(self.data, self.np_random)
+        given = tuple(options.get("object_ids") or objects.ids)
+        if options.get("start_seed") is None:
+            self._drop_objects(self.np_random, given)
+        else:
+            self._reuse_start(options["start_seed"], given)
         self._randomization_info = self.randomization.start_episode(
-            self.np_random, self.scene, self.data, self.renderer, scales)
+            self.np_random, self.scene, self.data, self.renderer, self._scales)
         self.steps = 0
         return self._observe(), self._info(success=False)
 
@@ -127,6 +132,30 @@ class GraspEnv(gym.Env):
         self.renderer.close()
 
     # -- helpers ---------------------------------------------------------------
+    def _drop_objects(self, rng: np.random.Generator, given: tuple[int, ...]) -> None:
+        # Given ids stay; else the split's ids, or the object randomizer's (train split only).
+        ids, scales = self.randomization.choose_objects(rng, self.split, self.spec_scene.objects, given)
+        self._load_objects(ids, scales)
+        self.randomization.restore_physics(self.scene, self.renderer)  # objects settle under nominal physics
+        self.task.reset(self.data, rng)
+
+    def _reuse_start(self, start_seed, given: tuple[int, ...]) -> None:
+        """The settled start drawn from `start_seed` (dropped now if not kept), turned by the episode's draw."""
+        if isinstance(start_seed, bool) or not isinstance(start_seed, (int, np.integer)) or start_seed < 0:
+            raise ValueError(f"reset option start_seed must be a non-negative integer, got {start_seed!r}")
+        key = (int(start_seed), given)
+        start = self.settled_starts.get(key)
+        if start is None:
+            self._drop_objects(np.random.default_rng(int(start_seed)), given)
+            start = self.settled_starts.put(key, SettledStart(
+                self.scene.object_ids, self._scales, capture_state(self.scene.model, self.data)))
+        else:
+            self._load_objects(start.object_ids, start.scales)
+            self.randomization.restore_physics(self.scene, self.renderer)
+            self.task.restore(self.data, start.state, SETTLED_SPEC)
+        turn_objects(self.scene, self.data, draw_turn(self.np_random, self.scene))
+        mujoco.mj_forward(self.scene.model, self.data)
+
     def _load_objects(self, ids: tuple[int, ...], scales: tuple[float, ...] | None = None) -> None:
         if self.scene is not None and (self.scene.object_ids, self._scales) == (ids, scales):
             return  # same objects: keep the compiled model and render context
