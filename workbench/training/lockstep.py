@@ -28,8 +28,15 @@ from policies.qtopt.qnet import build_qnet
 from policies.qtopt.replay import EPISODE_SUFFIX, EpisodeReplay, OfflineStore, read_episode
 from policies.runtime.files import atomic_write_bytes
 from workbench.errors import UserError
-from workbench.rollout.collect import COLLECTOR_SOURCE, episode_id, episode_seed, make_env, policy_rng, run_episode,
-                                     start_seed)
+from workbench.rollout.collect import (
+    COLLECTOR_SOURCE,
+    episode_id,
+    episode_seed,
+    make_env,
+    policy_rng,
+    run_episode,
+    start_seed,
+)
 from workbench.rollout.qtopt_policy import QTOptPolicy
 from workbench.sim.scripted import ExplorerPolicy
 from workbench.training.config import PipelineConfig, RunPaths
