@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes.grippers import grasp_geometry
 from workbench.env import GraspEnv
 
 
@@ -45,7 +46,8 @@ class OraclePolicy:
         pos = view["gripper_pos"]
         floor = view["bin_floor_z"]
         if self.target is None:
-            index = _pick_object(view["object_pos"], env.scene.handles.bin_half_size, floor)
+            self.grasp = grasp_geometry(env.spec_scene.gripper)
+            index = _pick_object(view["object_pos"], env.scene.handles.bin_half_size, floor, self.grasp.wall_clearance)
             self.target = index
             self.goal_yaw = _grasp_yaw(view["object_xmat"][index], view["object_half_extents"][index])
         obj = view["object_pos"][self.target]
@@ -58,7 +60,7 @@ class OraclePolicy:
                 self.phase = "descend"
             return make_action(move, yaw_fraction)
         if self.phase == "descend":
-            goal = np.clip([obj[0], obj[1], max(floor + 0.004, obj[2] - 0.005)], env.task.low, env.task.high)
+            goal = np.clip([obj[0], obj[1], max(floor + 0.004, obj[2] - self.grasp.depth)], env.task.low, env.task.high)
             move = _toward(pos, goal, step)
             if abs(goal[2] - pos[2]) < 0.01:
                 self.phase = "close"
@@ -71,11 +73,11 @@ class OraclePolicy:
         return make_action([0, 0, 0], close=True, terminate=True)
 
 
-def _pick_object(positions: np.ndarray, bin_half_size, floor_z: float) -> int:
-    """The highest object clear of the walls (fingers need room), else the most central one."""
+def _pick_object(positions: np.ndarray, bin_half_size, floor_z: float, wall_clearance: float) -> int:
+    """The highest object clear of the walls (the open fingers need room), else the most central one."""
     clearance = np.min(np.asarray(bin_half_size) - np.abs(positions[:, :2]), axis=1)
     in_bin = positions[:, 2] < floor_z + 0.15
-    clear = (clearance > 0.045) & in_bin
+    clear = (clearance > wall_clearance) & in_bin
     if clear.any():
         return int(np.argmax(np.where(clear, positions[:, 2], -np.inf)))
     return int(np.argmax(np.where(in_bin, clearance, -np.inf)))
