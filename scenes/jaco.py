@@ -7,15 +7,22 @@ free `hand` body, fingers pointing down, thumb along the hand's +y, so the task 
 like the parallel jaw: the mocap target moves the hand, close and open set the three
 fingers' position targets.
 
-What we change on the hand, and why:
+What we change on the hand, and why (the oracle's success on 200 scenes of
+`bin_grasp_jaco`, 60 + 60 + 80 seeds, is what chose among the alternatives):
 - position actuators instead of velocity ones: the QT-Opt action commands "closed" or
   "open"; a position target past where the fingers meet, with a torque limit, closes a
-  finger until it squeezes the object with that torque;
+  finger until it squeezes the object with that torque (0.7 N m; 0.5, 1.0 and 2.0 did
+  no better, 2.0 clearly worse);
 - lighter finger armature and damping than dm_control's (0.1 kg m^2, 0.75 N m s), which
   take about a second to close, like the real hand: an action lasts 0.1 s and scripted
-  grasps close for one or two actions before the lift;
+  grasps close for one or two actions before the lift (heavier fingers, still closing
+  when the lift starts, dropped most grasps);
+- "open" is 0.5 rad, not the joints' lower limit 0.15 rad: wide open, the fingertips
+  span 20 cm and land on neighbouring objects and the bin walls (166 of 200 against
+  173 of 200 half open);
 - the scene's `gripper` material on every geom, so the texture randomizer reaches the
-  hand, and the spec's `finger_friction` on the fingers;
+  hand, and the spec's `finger_friction` on the fingers (`bin_grasp_jaco` sets 4: the
+  fingertips pinch low objects, and with 2 they lost a third more of them);
 - gravity compensation on every body, as for the parallel jaw.
 
 The tool point (the hand frame's origin, whose height the policy observes) is on the
@@ -37,11 +44,12 @@ from scenes.spec import GripperSpec
 PREFIX = "jaco_"  # the attached hand's element names: jaco_hand, jaco_finger_1, jaco_finger_tip_1, ...
 FINGERS = ("1", "2", "3")  # finger 1 is the thumb, opposite fingers 2 and 3 across the hand's y axis
 FINGER_TORQUE = 0.7  # N m, each finger's actuator limit
-FINGER_GAIN = 20.0  # N m / rad, position stiffness: the limit is reached 0.05 rad from the target
+FINGER_GAIN = 20.0  # N m / rad, position stiffness: the limit is reached 0.035 rad from the target
 FINGER_ARMATURE = 0.001  # kg m^2
 FINGER_DAMPING = 0.05  # N m s / rad
+OPEN_ANGLE = 0.5  # rad, the fingers' open position (their joints' range starts at 0.15)
 # The oracle puts the tool point this far below the object's centre before closing, m
-# (measured: 0.015 and 0.005 grasp alike; above the centre, -0.01, fails more often).
+# (0.015 and 0.005 grasp alike; above the centre, -0.01, fails more often).
 GRASP_DEPTH = 0.005
 
 
@@ -51,7 +59,7 @@ class JacoGeometry:
 
     tool_depth: float  # the tool point below the Jaco hand frame's origin (its wrist flange), m
     opening: float  # gap between the open thumb's and fingers' distal links across the hand's y axis, m
-    finger_range: tuple[float, float]  # joint range, rad: open .. closed
+    finger_range: tuple[float, float]  # rad: open (OPEN_ANGLE) .. closed (the joints' upper limit)
     finger_length: float  # knuckle to the farthest fingertip point, m
     reach: float  # farthest point of the open fingertips from the hand's axis, m
 
@@ -86,7 +94,8 @@ def jaco_geometry() -> JacoGeometry:
     model = spec.compile()
     data = mujoco.MjData(model)
     joints = [model.joint(f"finger_{f}").id for f in FINGERS]
-    low, high = (float(v) for v in model.jnt_range[joints[0]])
+    limit, high = (float(v) for v in model.jnt_range[joints[0]])
+    low = max(limit, OPEN_ANGLE)
     tips = {f: model.geom(f"finger_tip_{f}").id for f in FINGERS}
     knuckles = {f: model.geom(f"finger_knuckle_{f}").id for f in FINGERS}
 
@@ -95,18 +104,19 @@ def jaco_geometry() -> JacoGeometry:
         start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
         return data.geom_xpos[geom] + model.mesh_vert[start:start + count] @ data.geom_xmat[geom].reshape(3, 3).T
 
-    lowest = np.inf
-    for angle in np.linspace(low, high, 49):
+    def pose(angle: float) -> None:
         data.qpos[[model.jnt_qposadr[j] for j in joints]] = angle
         mujoco.mj_kinematics(model, data)
+
+    pose(low)  # open
+    thumb = vertices(tips["1"])
+    opening = float(thumb[:, 1].min() - max(vertices(tips[f])[:, 1].max() for f in FINGERS[1:]))
+    length = float(np.linalg.norm(thumb - data.xpos[model.geom_bodyid[knuckles["1"]]], axis=1).max())
+    reach = max(float(np.linalg.norm(vertices(g)[:, :2], axis=1).max()) for g in tips.values())
+    lowest = np.inf
+    for angle in np.linspace(low, high, 49):  # closing: the fingertips sweep down, then up as they meet
+        pose(angle)
         lowest = min(lowest, min(vertices(g)[:, 2].min() for g in tips.values()))
-        if angle == low:
-            thumb = vertices(tips["1"])[:, 1].min()
-            others = max(vertices(tips[f])[:, 1].max() for f in FINGERS[1:])
-            opening = float(thumb - others)
-            tip = vertices(tips["1"])
-            length = float(np.linalg.norm(tip - data.xpos[model.geom_bodyid[knuckles["1"]]], axis=1).max())
-            reach = max(float(np.linalg.norm(vertices(g)[:, :2], axis=1).max()) for g in tips.values())
     return JacoGeometry(tool_depth=float(-lowest), opening=opening, finger_range=(low, high),
                         finger_length=length, reach=reach)
 

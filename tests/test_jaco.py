@@ -9,7 +9,7 @@ import pytest
 from dm_control.entities.manipulators.kinova import jaco_hand
 
 from scenes.grippers import gripper_opening
-from scenes.jaco import jaco_geometry
+from scenes.jaco import OPEN_ANGLE, jaco_geometry
 from scenes.spec import SpecError, builtin_scenes, load_scene, parse_scene
 from workbench import GraspEnv
 from workbench.scripted import OraclePolicy, make_action
@@ -41,7 +41,8 @@ def test_the_hand_is_dm_controls_jaco_with_position_actuated_fingers(env):
     assert {f"jaco_{body.name}" for body in entity.mjcf_model.find_all("body")} <= bodies
     assert len(g.finger_qpos) == len(g.finger_actuators) == 3 and len(g.finger_geoms) == 6
     low, high = entity.mjcf_model.default.joint.range  # the hand's joints take it from the default class
-    assert g.finger_open == pytest.approx(low) and g.finger_open + g.finger_travel == pytest.approx(high)
+    # Closed is the joints' limit; open is OPEN_ANGLE, inside their range (wide open costs grasps).
+    assert low < g.finger_open == pytest.approx(OPEN_ANGLE) and g.finger_open + g.finger_travel == pytest.approx(high)
     # Ours replace dm_control's velocity actuators: a position target with a torque limit per finger.
     assert model.nu == 3
     for actuator in g.finger_actuators:
@@ -73,11 +74,12 @@ def test_the_tool_point_is_the_lowest_point_the_closing_fingertips_reach(env):
     model, data, handles = env.scene.model, env.data, env.scene.handles
     tool_z = float(data.xpos[handles.gripper.hand][2])
     lowest = [_lowest_fingertip_z(model, data, handles)]
-    env.task.apply(data, np.zeros(3), 0.0, True)
-    for _ in range(20):  # watch the sweep closely: a short physics step at a time
-        mujoco.mj_step(model, data, nstep=5)
+    g = handles.gripper
+    data.ctrl[list(g.finger_actuators)] = g.finger_open + g.finger_travel  # close, watching every 2 substeps
+    for _ in range(40):
+        mujoco.mj_step(model, data, nstep=2)
         lowest.append(_lowest_fingertip_z(model, data, handles))
-    assert lowest[0] > tool_z + 0.02  # open, the fingertips are well above it
+    assert lowest[0] > tool_z + 0.008  # open, the fingertips are above it
     assert min(lowest) == pytest.approx(tool_z, abs=0.004)
 
 
@@ -99,7 +101,7 @@ def test_the_oracle_grasps_with_three_fingers(env):
 
 def test_the_opening_is_measured_on_dm_controls_model():
     geometry = jaco_geometry()
-    assert 0.08 < geometry.opening < 0.14
+    assert 0.07 < geometry.opening < 0.12 and geometry.reach > geometry.opening / 2
     assert geometry.tool_depth > geometry.finger_length  # the fingertips hang below the wrist
     assert gripper_opening(load_scene("bin_grasp_jaco").gripper) == geometry.opening
     assert gripper_opening(load_scene("bin_grasp").gripper) == load_scene("bin_grasp").gripper.max_opening

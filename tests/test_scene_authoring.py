@@ -103,8 +103,8 @@ def box_obj(x: float, y: float, z: float) -> str:
 @pytest.mark.parametrize("size, kind, reason", [
     ((0.32, 0.12, 0.10), "parallel_jaw", "larger than 0.2 m"),
     ((0.10, 0.10, 0.10), "parallel_jaw", "wider than the parallel_jaw gripper's opening, 0.085 m"),
-    ((0.10, 0.10, 0.10), "jaco", None),  # the Jaco's open fingertips are 10.8 cm apart
-    ((0.15, 0.12, 0.12), "jaco", "wider than the jaco gripper's opening, 0.108 m"),
+    ((0.15, 0.09, 0.09), "jaco", "wider than the jaco gripper's opening"),
+    ((0.15, 0.08, 0.09), "jaco", None),  # across its narrowest extent it fits between the Jaco's fingertips
 ])
 def test_a_mesh_must_fit_the_grippers_opening_and_the_error_gives_a_scale_that_fits(tmp_path, size, kind, reason):
     write(tmp_path, "box.obj", box_obj(*size))
