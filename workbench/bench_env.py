@@ -25,10 +25,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("--size", type=int, default=64, help="image size in pixels")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare", default=None, metavar="SCENE",
+                        help="also measure this scene in the same run (its figures prefixed compare_), "
+                             "e.g. bin_grasp beside bin_grasp_jaco")
 
 
 def run(args) -> dict:
-    env = GraspEnv(args.scene, image_size=args.size)
+    figures = measure(args.scene, args)
+    if args.compare:
+        other = measure(args.compare, args)
+        figures.update({f"compare_{key}": value for key, value in other.items() if key != "image_size"})
+        figures["env_steps_per_s_vs_compare"] = figures["env_steps_per_s"] / other["env_steps_per_s"]
+    return figures
+
+
+def measure(scene: str, args) -> dict:
+    env = GraspEnv(scene, image_size=args.size)
     policy = ExplorerPolicy(env)
     env_seconds = reset_seconds = floor_seconds = 0.0
     steps = 0
@@ -52,7 +64,7 @@ def run(args) -> dict:
     env_rate = steps / env_seconds
     floor_rate = steps / floor_seconds
     return {
-        "scene": args.scene,
+        "scene": scene,
         "image_size": args.size,
         "control_steps": steps,
         "env_steps_per_s": env_rate,
