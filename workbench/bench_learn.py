@@ -9,7 +9,8 @@ Plan for ``--minutes M`` on two cores (evaluation time is reserved first):
             the trainer is offline, then runs the latest checkpoint's CEM policy with
             exploration noise into online/ (QT-Opt's collectors -> replay -> trainer).
 3. evaluate the trained CEM policy and the explorer on the held-out (test) objects, the
-            same E scenes each, in two processes; success with 95% Wilson intervals.
+            same E scenes each, in two processes; success with 95% Wilson intervals, and the
+            paired difference (trained minus explorer, scene by scene) with its 95% interval.
 
 The offline/finetune switch is a step count, set from a measured update rate so that it
 falls near the planned time; the training deadline ends the run either way.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from workbench.evaluate import paired_difference
 from workbench.pipeline import collect_explorer, spawn_pool, train_with_collector
 
 EVAL_SEED = 1000  # `workbench eval`'s default seed: the same held-out scenes
@@ -109,6 +111,10 @@ def run(args) -> dict:
         figures.update({f"{name}_success": result["rate"], f"{name}_successes": result["successes"],
                         f"{name}_ci95_low": result["low"], f"{name}_ci95_high": result["high"]})
     figures["qtopt_over_explorer"] = qtopt["rate"] / explorer["rate"] if explorer["rate"] else float("inf")
+    paired = paired_difference(qtopt["outcomes"], explorer["outcomes"])  # the same held-out scenes
+    figures.update(paired_difference=paired["difference"], paired_ci95_low=paired["low"],
+                   paired_ci95_high=paired["high"], scenes_qtopt_only=paired["first_only"],
+                   scenes_explorer_only=paired["second_only"])
     figures["total_s"] = time.time() - started
     return figures
 
@@ -123,6 +129,7 @@ def _evaluate(policy_name: str, scene: str, profile: str, image_size: int, episo
     torch.set_num_threads(1)
     env = make_env(scene, split="test", image_size=image_size, profile=profile)
     policy = make_policy(policy_name, env)
-    result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False)
+    outcomes: list[bool] = []
+    result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False, outcomes=outcomes)
     env.close()
-    return result.to_dict()
+    return {**result.to_dict(), "outcomes": outcomes}

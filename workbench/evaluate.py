@@ -39,8 +39,12 @@ def wilson_interval(successes: int, episodes: int, z: float = 1.959964) -> Succe
 
 
 def run_episodes(env: GraspEnv, policy, episodes: int, seed: int, progress: bool = True,
-                 desc: str = "episodes") -> SuccessRate:
-    """Episode i resets the env with seed + i and the policy with its own stream, so runs repeat."""
+                 desc: str = "episodes", outcomes: list[bool] | None = None) -> SuccessRate:
+    """Episode i resets the env with seed + i and the policy with its own stream, so runs repeat.
+
+    `outcomes`, when given, receives each episode's success in order: two policies run on the
+    same seeds meet the same scenes, so their outcomes pair up (`paired_difference`).
+    """
     successes = 0
     for index in tqdm(range(episodes), desc=desc, disable=not progress, leave=False):
         observation, info = env.reset(seed=seed + index)
@@ -50,4 +54,18 @@ def run_episodes(env: GraspEnv, policy, episodes: int, seed: int, progress: bool
             observation, _, done, truncated, info = env.step(policy.act(observation))
             done = done or truncated
         successes += bool(info["success"])
+        if outcomes is not None:
+            outcomes.append(bool(info["success"]))
     return wilson_interval(successes, episodes)
+
+
+def paired_difference(first: list[bool], second: list[bool], z: float = 1.959964) -> dict:
+    """Success of `first` minus `second` on the same scenes, with a 95% normal interval on the
+    per-scene differences, and the discordant scenes (only one of the two succeeded)."""
+    if len(first) != len(second) or not first:
+        raise ValueError(f"paired outcomes need equal, non-zero lengths, got {len(first)} and {len(second)}")
+    differences = np.asarray(first, float) - np.asarray(second, float)
+    mean = float(differences.mean())
+    half = z * float(differences.std(ddof=1)) / math.sqrt(len(differences)) if len(differences) > 1 else math.inf
+    return {"difference": mean, "low": mean - half, "high": mean + half,
+            "first_only": int((differences > 0).sum()), "second_only": int((differences < 0).sum())}
