@@ -14,7 +14,7 @@ import numpy as np
 
 from scenes.grippers import gripper_parts
 from scenes.objects import ObjectDef, scene_object
-from scenes.spec import SceneSpec
+from scenes.spec import GripperSpec, SceneSpec
 
 SURFACE_GROUPS = ("floor", "table", "bin", "gripper")
 _BIN_FLOOR_THICKNESS = 0.01
@@ -229,7 +229,7 @@ def _add_gripper(s: mujoco.MjSpec, spec: SceneSpec, floor_z: float) -> None:
                    data=[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0])
 
 
-def _add_parallel_jaw(s: mujoco.MjSpec, hand: mujoco.MjsBody, g) -> None:
+def _add_parallel_jaw(s: mujoco.MjSpec, hand: mujoco.MjsBody, g: GripperSpec) -> None:
     """A palm, a wrist and two box fingers on position-controlled slide joints, from the spec's fields."""
     length = g.finger_length
     half_open = g.max_opening / 2
