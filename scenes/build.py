@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from scenes.grippers import gripper_parts
 from scenes.objects import ObjectDef, scene_object
-from scenes.spec import SceneSpec
+from scenes.spec import GripperSpec, SceneSpec
 
 SURFACE_GROUPS = ("floor", "table", "bin", "gripper")
 _BIN_FLOOR_THICKNESS = 0.01
@@ -48,12 +49,13 @@ class ObjectHandle:
 class GripperHandles:
     mocap: int  # index into data.mocap_pos / mocap_quat
     hand: int  # body id
-    finger_qpos: tuple[int, int]
-    finger_dofs: tuple[int, int]
-    finger_actuators: tuple[int, int]
-    finger_geoms: tuple[int, int]
-    finger_travel: float  # joint range: 0 open .. travel closed
+    finger_qpos: tuple[int, ...]  # one per finger joint: two for the parallel jaw, three for the Jaco
+    finger_dofs: tuple[int, ...]
+    finger_actuators: tuple[int, ...]
+    finger_geoms: tuple[int, ...]  # every geom of every finger
+    finger_travel: float  # joint range: open .. open + travel closed
     finger_length: float
+    finger_open: float = 0.0  # joint position (and actuator target) of an open finger
 
 
 @dataclass(frozen=True)
@@ -239,16 +241,30 @@ def _add_bin(s: mujoco.MjSpec, spec: SceneSpec, table_top: float) -> None:
 
 
 def _add_gripper(s: mujoco.MjSpec, spec: SceneSpec, floor_z: float) -> None:
-    """A parallel-jaw gripper: a mocap target welded to a free hand with two slide fingers.
+    """A mocap target welded to a free hand that carries the gripper model's fingers.
 
-    The hand frame's origin is the fingertip centre, so its z minus the bin floor
-    is the gripper height the policy observes.
+    The hand frame's origin is the tool point between the fingertips, so its z
+    minus the bin floor is the gripper height the policy observes.
     """
     g = spec.gripper
     start = [0.0, 0.0, floor_z + g.start_height]
     s.worldbody.add_body(name="gripper_mocap", mocap=True, pos=start)
     hand = s.worldbody.add_body(name="hand", pos=start, gravcomp=1.0)
     hand.add_freejoint(name="hand_joint")
+    if g.kind == "jaco":
+        from scenes.jaco import add_jaco_hand  # late: it imports dm_control
+
+        add_jaco_hand(s, hand, g)
+    else:
+        _add_parallel_jaw(s, hand, g)
+    s.add_equality(name="gripper_weld", type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
+                   name1="gripper_mocap", name2="hand", solref=[0.02, 1.0],
+                   # anchor, relative pose (identity: the hand sits on its target), torque scale
+                   data=[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0])
+
+
+def _add_parallel_jaw(s: mujoco.MjSpec, hand: mujoco.MjsBody, g: GripperSpec) -> None:
+    """A palm, a wrist and two box fingers on position-controlled slide joints, from the spec's fields."""
     length = g.finger_length
     half_open = g.max_opening / 2
     pad = g.finger_thickness / 2
@@ -271,10 +287,6 @@ def _add_gripper(s: mujoco.MjSpec, spec: SceneSpec, floor_z: float) -> None:
         actuator.ctrlrange = [0, half_open]
         actuator.forcerange = [-g.finger_force, g.finger_force]
         actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
-    s.add_equality(name="gripper_weld", type=mujoco.mjtEq.mjEQ_WELD, objtype=mujoco.mjtObj.mjOBJ_BODY,
-                   name1="gripper_mocap", name2="hand", solref=[0.02, 1.0],
-                   # anchor, relative pose (identity: the hand sits on its target), torque scale
-                   data=[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0])
 
 
 def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> SceneHandles:
@@ -298,19 +310,19 @@ def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> Scen
             half_height=definition.half_height, geoms=geoms, extents=_body_extents(model, geoms),
             upright=definition.upright, compound=bool(definition.parts),
         ))
-    fingers = [id_of(obj.mjOBJ_JOINT, f"finger_{side}_joint") for side in ("left", "right")]
+    parts = gripper_parts(spec.gripper)
+    fingers = [id_of(obj.mjOBJ_JOINT, name) for name in parts.finger_joints]
     hand = id_of(obj.mjOBJ_BODY, "hand")
     gripper = GripperHandles(
         mocap=int(model.body_mocapid[id_of(obj.mjOBJ_BODY, "gripper_mocap")]), hand=hand,
         finger_qpos=tuple(int(model.jnt_qposadr[j]) for j in fingers),
         finger_dofs=tuple(int(model.jnt_dofadr[j]) for j in fingers),
-        finger_actuators=tuple(id_of(obj.mjOBJ_ACTUATOR, f"finger_{side}_act") for side in ("left", "right")),
-        finger_geoms=tuple(id_of(obj.mjOBJ_GEOM, f"finger_{side}_geom") for side in ("left", "right")),
-        finger_travel=spec.gripper.max_opening / 2, finger_length=spec.gripper.finger_length,
+        finger_actuators=tuple(id_of(obj.mjOBJ_ACTUATOR, name) for name in parts.finger_actuators),
+        finger_geoms=tuple(id_of(obj.mjOBJ_GEOM, name) for name in parts.finger_geoms),
+        finger_travel=parts.finger_travel, finger_length=parts.finger_length, finger_open=parts.finger_open,
     )
     names = list(SURFACE_GROUPS) + [o.name for o in objects]
-    gripper_geoms = tuple(g for g in range(model.ngeom)
-                          if model.geom_bodyid[g] == hand or model.body_parentid[model.geom_bodyid[g]] == hand)
+    gripper_geoms = tuple(g for g in range(model.ngeom) if _in_subtree(model, model.geom_bodyid[g], hand))
     bin_geoms = tuple(g for g in range(model.ngeom)
                       if model.geom_bodyid[g] == id_of(obj.mjOBJ_BODY, "bin"))
     return SceneHandles(
@@ -324,3 +336,12 @@ def _collect_handles(spec: SceneSpec, model: mujoco.MjModel, object_ids) -> Scen
         bin_half_size=(spec.bin.inner_size[0] / 2, spec.bin.inner_size[1] / 2),
         pool_textures=tuple(id_of(obj.mjOBJ_TEXTURE, pool_texture_name(i)) for i in range(spec.render.texture_pool)),
     )
+
+
+def _in_subtree(model: mujoco.MjModel, body: int, root: int) -> bool:
+    """Whether `body` is `root` or hangs below it (the Jaco's fingertips are the hand's grandchildren)."""
+    while body > 0:
+        if body == root:
+            return True
+        body = int(model.body_parentid[body])
+    return False

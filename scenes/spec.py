@@ -9,6 +9,7 @@ offending value and the reason, so the CLI can print it and exit 2.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from policies.runtime.input_files import InputFileError, check_values, load_toml
 from scenes.errors import SpecError
+from scenes.grippers import gripper_opening
 from scenes.household import family_of
 from scenes.meshes import read_mesh
 from scenes.objects import CUSTOM_ID_BASE, HOUSEHOLD_ID_BASE, LIBRARY_SIZE, drawable_count
@@ -27,7 +29,7 @@ NonNegative = Annotated[float, Field(ge=0)]
 Unit = Annotated[float, Field(ge=0, le=1)]
 Vec3 = tuple[float, float, float]
 Rgb = tuple[Unit, Unit, Unit]
-MAX_OBJECT_SIZE = 0.2  # m: a larger custom mesh neither fits the gripper nor the bin
+MAX_OBJECT_SIZE = 0.2  # m: a larger custom mesh does not fit the bin (the gripper's opening is checked too)
 MIN_OBJECT_SIZE = 0.005
 MAX_SETTLE_TIME = 10.0  # s of physics per reset: more only makes a reset take minutes
 MIN_TIMESTEP = 1e-4  # s: a smaller one makes a control step take minutes
@@ -91,18 +93,6 @@ class MeshObjectSpec(Strict):
         read_mesh(path)  # MeshError (a ValueError): unsupported suffix, missing file, unreadable
         return str(path)
 
-    @model_validator(mode="after")
-    def _graspable_size(self) -> "MeshObjectSpec":
-        raw = read_mesh(self.file).extents
-        extents = raw * self.scale
-        size = " x ".join(f"{v:.3g}" for v in extents)
-        if extents.max() > MAX_OBJECT_SIZE:
-            raise ValueError(f"scale = {self.scale}: the mesh is {size} m, larger than {MAX_OBJECT_SIZE} m "
-                             f"({_scale_hint(float(raw.max()))})")
-        if extents.max() < MIN_OBJECT_SIZE:
-            raise ValueError(f"scale = {self.scale}: the mesh is {size} m, smaller than {MIN_OBJECT_SIZE} m "
-                             f"({_scale_hint(float(raw.max()))})")
-        return self
 
 
 def _scale_hint(longest: float) -> str:
@@ -141,13 +131,18 @@ class ObjectsSpec(Strict):
 
 
 class GripperSpec(Strict):
-    """A parallel-jaw gripper: a palm, two box fingers on slide joints, position-controlled.
+    """The gripper: the built-in parallel jaw or the Kinova Jaco three-finger hand.
 
-    The hand's origin is the centre between the fingertips (the tool point);
-    the fingers close along the hand's y axis.
+    `parallel_jaw`: a palm and two box fingers on slide joints, position-controlled,
+    shaped by the fields below. `jaco`: the Jaco hand from dm_control's assets; its
+    geometry and actuators come from that model, and of these fields it takes only
+    `finger_friction`, `start_height` and `rgba`. Either way the hand's origin is the
+    tool point between the fingertips, and the fingers close along the hand's y axis.
     """
 
-    kind: Literal["parallel_jaw"] = Field("parallel_jaw", description="gripper type")
+    kind: Literal["parallel_jaw", "jaco"] = Field(
+        "parallel_jaw", description="gripper model: `parallel_jaw` (built from the fields below) or "
+                                    "`jaco` (the Kinova Jaco hand from dm_control)")
     max_opening: Annotated[float, Field(gt=0.02, le=0.2)] = Field(
         0.085, description="distance between the open fingers' inner faces, m")
     finger_force: Positive = Field(20.0, description="finger actuator force limit, N")
@@ -160,8 +155,24 @@ class GripperSpec(Strict):
     finger_friction: Positive = Field(2.0, description="sliding friction of the finger pads")
     palm_depth: Positive = Field(0.028, description="palm extent along hand x, m (its y extent spans the fingers)")
     palm_height: Positive = Field(0.016, description="palm thickness along hand z, m")
-    start_height: Positive = Field(0.22, description="fingertips above the bin floor at reset, m")
+    start_height: Positive = Field(0.22, description="the tool point (between the fingertips) above the bin floor at reset, m")
     rgba: tuple[Unit, Unit, Unit, Unit] = Field((0.25, 0.25, 0.28, 1.0), description="gripper colour")
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> "GripperSpec":
+        if self.kind == "parallel_jaw":
+            return self
+        # Defaults pass, so a spec dumped and validated again (run configs, manifests) stays valid.
+        foreign = [name for name in PARALLEL_JAW_FIELDS
+                   if getattr(self, name) != GripperSpec.model_fields[name].default]
+        if foreign:
+            raise ValueError(f"kind = {self.kind!r} takes its geometry and actuators from its own model; "
+                             f"{', '.join(foreign)} only shape kind = 'parallel_jaw'")
+        return self
+
+
+PARALLEL_JAW_FIELDS = ("max_opening", "finger_force", "finger_gain", "finger_length", "finger_width",
+                       "finger_thickness", "palm_depth", "palm_height")
 
 
 class CameraSpec(Strict):
@@ -321,6 +332,10 @@ def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None
                 f"{source}: objects.ids.{index} = {object_id}: unknown object id "
                 f"(the library has ids 0..{LIBRARY_SIZE - 1}{custom})"
             )
+    for index, mesh in enumerate(objects.meshes):
+        problem = mesh_fit_problem(mesh, spec.gripper)
+        if problem:
+            raise SpecError(f"{source}: objects.meshes.{index}: {problem}")
     available = drawable_count(objects.split, objects.kinds, objects.meshes, objects.household)
     if not objects.ids and objects.kinds == "custom" and objects.count > available > 0:
         # As the docs say: with only custom meshes, the count is capped at the meshes in the split.
@@ -331,6 +346,41 @@ def parse_scene(data: dict, source: str = "<scene>", base_dir: str | Path | None
         raise SpecError(f"{source}: objects.count = {objects.count}: only {available} objects {what} "
                         f"are in the {objects.split!r} split")
     return spec
+
+
+def mesh_fit_problem(mesh: MeshObjectSpec, gripper: GripperSpec) -> str | None:
+    """Why a custom mesh, at its scale, cannot be grasped by `gripper`, with a scale that fits; None if it fits.
+
+    It fits when its largest extent lies within [MIN_OBJECT_SIZE, MAX_OBJECT_SIZE] (the bin)
+    and its narrowest extent within the gripper's opening (the fingers close across it).
+    """
+    raw = read_mesh(mesh.file).extents  # in the file's units
+    opening = gripper_opening(gripper)
+    extents = raw * mesh.scale
+    size = " x ".join(f"{v:.3g}" for v in extents)
+    if extents.max() > MAX_OBJECT_SIZE:
+        reason = f"larger than {MAX_OBJECT_SIZE} m"
+    elif extents.min() > opening:
+        reason = (f"its narrowest extent {extents.min():.3g} m is wider than the {gripper.kind} "
+                  f"gripper's opening, {opening:.3g} m")
+    elif extents.max() < MIN_OBJECT_SIZE:
+        return f"scale = {mesh.scale}: the mesh is {size} m, smaller than {MIN_OBJECT_SIZE} m"
+    else:
+        return None
+    return f"scale = {mesh.scale}: the mesh is {size} m, {reason} ({_scale_hint(raw, opening)})"
+
+
+def _scale_hint(raw_extents, opening: float) -> str:
+    """A scale that makes a mesh fit: millimetres' 0.001 if that fits, else the largest that does."""
+    millimetres = raw_extents * 0.001
+    if MIN_OBJECT_SIZE <= millimetres.max() <= MAX_OBJECT_SIZE and millimetres.min() <= opening:
+        return "a file in millimetres needs scale = 0.001"
+    largest = min(MAX_OBJECT_SIZE / raw_extents.max(), opening / raw_extents.min())
+    # Two significant digits, rounded down so that it still fits (the opening is over 2 cm,
+    # so this scale leaves the largest extent well above MIN_OBJECT_SIZE).
+    digits = 1 - math.floor(math.log10(largest))
+    rounded = math.floor(largest * 10 ** digits * (1 + 1e-9)) / 10 ** digits
+    return f"scale = {rounded:g} fits it"
 
 
 def builtin_scenes() -> list[str]:

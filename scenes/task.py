@@ -58,7 +58,8 @@ class GraspTask:
                      for (x, y, z) in self._drop_positions(rng) for quat in [rng.normal(size=4)]]
         for obj, pose in zip(h.objects, poses):
             data.qpos[obj.qpos_adr:obj.qpos_adr + 7] = pose
-        data.ctrl[list(h.gripper.finger_actuators)] = 0.0
+        data.qpos[list(h.gripper.finger_qpos)] = h.gripper.finger_open  # the Jaco's open stop is not at 0 rad
+        data.ctrl[list(h.gripper.finger_actuators)] = h.gripper.finger_open
         settle_steps = int(round(spec.settle_time / model.opt.timestep))
         if settle_steps:
             mujoco.mj_step(model, data, nstep=settle_steps)
@@ -115,7 +116,7 @@ class GraspTask:
         model, g = self.scene.model, self.scene.handles.gripper
         if close is not None:
             self.closed = close
-        data.ctrl[g.finger_actuators[0]] = data.ctrl[g.finger_actuators[1]] = g.finger_travel if self.closed else 0.0
+        data.ctrl[list(g.finger_actuators)] = g.finger_open + g.finger_travel if self.closed else g.finger_open
         start = self.target_pos
         self.target_pos = np.clip(start + translation, self.low, self.high)
         self.target_yaw = math.remainder(self.target_yaw + yaw_delta, 2 * math.pi)
@@ -149,7 +150,7 @@ class GraspTask:
         object; the width can (an object in hand stops the fingers short of 1).
         """
         g = self.scene.handles.gripper
-        travel = float(np.mean(data.qpos[list(g.finger_qpos)]))
+        travel = float(np.mean(data.qpos[list(g.finger_qpos)])) - g.finger_open
         return float(np.clip(travel / g.finger_travel, 0.0, 1.0))
 
     def object_heights(self, data: mujoco.MjData) -> np.ndarray:

@@ -40,7 +40,7 @@ def test_a_broken_contract_fails(tmp_path):
 
 
 def strongly_connected(graph: grimp.ImportGraph) -> list[list[str]]:
-    """Tarjan's algorithm over every module-to-module import, imports inside functions included."""
+    """Tarjan's algorithm over every module-to-module import that runs, imports inside functions included."""
     sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -76,7 +76,8 @@ def strongly_connected(graph: grimp.ImportGraph) -> list[list[str]]:
 
 
 def test_no_module_imports_itself_through_others():
-    assert strongly_connected(grimp.build_graph(*PACKAGES)) == []
+    # Imports under `if TYPE_CHECKING:` never run: they name types for annotations only.
+    assert strongly_connected(grimp.build_graph(*PACKAGES, exclude_type_checking_imports=True)) == []
 
 
 @pytest.mark.parametrize("package", ["workbench"])

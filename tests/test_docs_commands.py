@@ -92,6 +92,7 @@ NOT_RUN = {
     "workbench study best cem --trial 2 --out cem-best.toml": _STUDY,
     "workbench train --run runs/NAME --config cem-best.toml": _TRAINING,
     "workbench bench env --json": "benchmark: about 25 s",
+    "workbench bench env --scene bin_grasp_jaco --compare bin_grasp --json": "benchmark of two scenes: about a minute",
     "workbench bench randomize --json": "benchmark pinned to one core",
     "workbench bench cem --json": "benchmark pinned to one core",
     "workbench bench train --json": "benchmark: about a minute",

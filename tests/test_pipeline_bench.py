@@ -1,4 +1,4 @@
-"""Benchmarks `cem`, `train` and `learn` run and report their figures (speed is not asserted here)."""
+"""Benchmarks `env`, `cem`, `train` and `learn` run and report their figures (speed is not asserted here)."""
 
 import json
 import os
@@ -19,6 +19,16 @@ def restore_affinity():
 def bench(capsys, *argv) -> dict:
     assert cli.main(["bench", *argv, "--json"]) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_bench_env_measures_a_second_scene_in_the_same_run(capsys):
+    figures = bench(capsys, "env", "--scene", "bin_grasp_jaco", "--compare", "bin_grasp", "--episodes", "1",
+                    "--size", "32")
+    assert (figures["scene"], figures["compare_scene"]) == ("bin_grasp_jaco", "bin_grasp")
+    for prefix in ("", "compare_"):
+        assert figures[f"{prefix}env_steps_per_s"] > 0 and figures[f"{prefix}overhead_ratio"] > 0
+    assert figures["env_steps_per_s_vs_compare"] == pytest.approx(
+        figures["env_steps_per_s"] / figures["compare_env_steps_per_s"])
 
 
 def test_bench_cem_reports_both_architectures_and_their_ratio(capsys):
@@ -43,4 +53,8 @@ def test_bench_learn_runs_the_whole_pipeline(capsys, tmp_path):
     assert figures["collect_episodes"] >= 2 and figures["learner_steps"] > 0
     assert figures["eval_episodes"] == 4 and 0 <= figures["qtopt_success"] <= 1
     assert figures["explorer_ci95_low"] <= figures["explorer_success"] <= figures["explorer_ci95_high"]
+    # The same scenes for both: the paired difference is the difference of the rates.
+    assert figures["qtopt_minus_explorer"] == pytest.approx(figures["qtopt_success"] - figures["explorer_success"])
+    assert figures["qtopt_minus_explorer_ci95_low"] <= figures["qtopt_minus_explorer"] <= \
+        figures["qtopt_minus_explorer_ci95_high"]
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()

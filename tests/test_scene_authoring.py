@@ -95,6 +95,36 @@ def test_bad_custom_meshes_name_file_field_and_reason(tmp_path, mesh_lines, obje
     assert str(path) in message and field in message and reason in message, message
 
 
+def box_obj(x: float, y: float, z: float) -> str:
+    corners = [(i * x, j * y, k * z) for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    faces = [(1, 2, 4), (1, 4, 3), (5, 7, 8), (5, 8, 6), (1, 5, 6), (1, 6, 2),
+             (3, 4, 8), (3, 8, 7), (1, 3, 7), (1, 7, 5), (2, 6, 8), (2, 8, 4)]
+    return "".join(f"v {a} {b} {c}\n" for a, b, c in corners) + "".join(f"f {a} {b} {c}\n" for a, b, c in faces)
+
+
+@pytest.mark.parametrize("size, kind, reason", [
+    ((0.32, 0.12, 0.10), "parallel_jaw", "larger than 0.2 m"),
+    ((0.10, 0.10, 0.10), "parallel_jaw", "wider than the parallel_jaw gripper's opening, 0.085 m"),
+    ((0.15, 0.09, 0.09), "jaco", "wider than the jaco gripper's opening"),
+    ((0.15, 0.08, 0.09), "jaco", None),  # across its narrowest extent it fits between the Jaco's fingertips
+])
+def test_a_mesh_must_fit_the_grippers_opening_and_the_error_gives_a_scale_that_fits(tmp_path, size, kind, reason):
+    write(tmp_path, "box.obj", box_obj(*size))
+    text = scene_text('file = "box.obj"') + f'[gripper]\nkind = "{kind}"\n'
+    path = write(tmp_path, "scene.toml", text)
+    if reason is None:
+        assert load_scene(path).objects.meshes[0].scale == 1.0
+        return
+    with pytest.raises(SpecError) as error:
+        load_scene(path)
+    message = str(error.value)
+    assert "objects.meshes.0: scale = 1.0" in message and reason in message, message
+    hinted = float(re.search(r"scale = ([0-9.e-]+) fits it", message).group(1))
+    assert 0.001 < hinted < 1.0  # a file in metres is not taken for one in millimetres
+    fitted = load_scene(write(tmp_path, "scene.toml", text.replace('"box.obj"', f'"box.obj"\nscale = {hinted}')))
+    assert fitted.objects.meshes[0].scale == hinted
+
+
 def test_kinds_custom_needs_meshes():
     with pytest.raises(SpecError, match="needs at least one"):
         parse_scene({"name": "t", "objects": {"kinds": "custom", "count": 1}})

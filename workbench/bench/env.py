@@ -38,6 +38,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--size", type=int, default=64, help="image size in pixels")
     parser.add_argument("--episodes", type=int, default=3 * EPISODES_PER_START)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare", default=None, metavar="SCENE",
+                        help="also measure this scene in the same run (its figures prefixed compare_), "
+                             "e.g. bin_grasp beside bin_grasp_jaco")
     parser.add_argument("--success-episodes", type=int, default=0,
                         help="also compare oracle and explorer success, fresh vs reused starts, on this many seeds")
 
@@ -47,7 +50,20 @@ def run(args) -> dict:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if args.success_episodes < 0:
         raise UserError(f"--success-episodes must be at least 0, got {args.success_episodes}")
-    env = GraspEnv(args.scene, image_size=args.size)
+    figures = measure(args.scene, args)
+    if args.compare:
+        other = measure(args.compare, args)
+        figures.update({f"compare_{key}": value for key, value in other.items() if key != "image_size"})
+        figures["env_steps_per_s_vs_compare"] = figures["env_steps_per_s"] / other["env_steps_per_s"]
+    if args.success_episodes:
+        for name in ("oracle", "explorer"):
+            figures.update(_success_difference(args, name))
+    return figures
+
+
+def measure(scene: str, args) -> dict:
+    """Steps/s of one scene with rendering against the floor (mj_step + render), and reset costs."""
+    env = GraspEnv(scene, image_size=args.size)
     policy = ExplorerPolicy(env)
     env_seconds = reset_seconds = floor_seconds = 0.0
     steps = 0
@@ -75,8 +91,8 @@ def run(args) -> dict:
     env.close()
     env_rate = steps / env_seconds
     floor_rate = steps / floor_seconds
-    figures = {
-        "scene": args.scene,
+    return {
+        "scene": scene,
         "image_size": args.size,
         "control_steps": steps,
         "env_steps_per_s": env_rate,
@@ -92,10 +108,6 @@ def run(args) -> dict:
         "fresh_steps_per_s_including_resets": steps / (env_seconds + fresh_seconds),
         "fresh_with_resets_ratio": env_seconds / (env_seconds + fresh_seconds),
     }
-    if args.success_episodes:
-        for name in ("oracle", "explorer"):
-            figures.update(_success_difference(args, name))
-    return figures
 
 
 def _start(seed: int, episode: int) -> dict:

@@ -9,8 +9,8 @@ Plan for ``--minutes M`` on two cores (evaluation time is reserved first):
             learner is offline, then runs its CEM policy with exploration noise
             (QT-Opt's collectors -> replay -> trainer).
 3. evaluate the trained CEM policy and the explorer on the held-out (test) objects, the
-            same E scenes each, in two processes; success with 95% Wilson intervals and
-            the paired difference.
+            same E scenes each, in two processes; success with 95% Wilson intervals, and the
+            paired difference (trained minus explorer, scene by scene) with its 95% interval.
 
 The minutes become counts (episodes, learner steps) at nominal rates measured on this kind
 of machine (``workbench.training.pipeline``), so the same arguments give the same run, bit
@@ -134,6 +134,7 @@ def _evaluate(policy_name: str, scene: str, profile: str, image_size: int, episo
     torch.set_num_threads(1)
     env = make_env(scene, split="test", image_size=image_size, profile=profile)
     policy = make_policy(policy_name, env)
-    result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False)
+    outcomes: list[bool] = []
+    result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False, outcomes=outcomes)
     env.close()
     return {**result.to_dict(), "outcomes": list(result.outcomes)}

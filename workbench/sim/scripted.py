@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenes.grippers import grasp_geometry
 from workbench.sim.env import GraspEnv
 from workbench.sim.part_grasp import choose_part_grasp, part_centre
 
@@ -51,16 +52,18 @@ class OraclePolicy:
         pos = view["gripper_pos"]
         floor = view["bin_floor_z"]
         if self.target is None:
+            self.grasp = grasp_geometry(env.spec_scene.gripper)
             if any(o.compound for o in env.scene.handles.objects):
                 self.part = choose_part_grasp(env, _grasp_yaw)
             if self.part is not None:
                 self.target, self.goal_yaw = self.part.object_index, self.part.yaw
             else:
-                index = _pick_object(view["object_pos"], env.scene.handles.bin_half_size, floor)
+                index = _pick_object(view["object_pos"], env.scene.handles.bin_half_size, floor,
+                                     self.grasp.wall_clearance)
                 self.target = index
                 self.goal_yaw = _grasp_yaw(view["object_xmat"][index], view["object_half_extents"][index])
         obj = view["object_pos"][self.target]
-        grasp_z, approach_z = obj[2] - 0.005, obj[2] + 0.05
+        grasp_z, approach_z = obj[2] - self.grasp.depth, obj[2] + 0.05
         if self.part is not None:  # follow the part: aim at its centre, fingertips at the chosen depth
             obj = part_centre(env.scene.model, env.data, self.part.geom)
             grasp_z = obj[2] + self.part.depth
@@ -87,11 +90,11 @@ class OraclePolicy:
         return make_action([0, 0, 0], close=True, terminate=True)
 
 
-def _pick_object(positions: np.ndarray, bin_half_size, floor_z: float) -> int:
-    """The highest object clear of the walls (fingers need room), else the most central one."""
+def _pick_object(positions: np.ndarray, bin_half_size, floor_z: float, wall_clearance: float) -> int:
+    """The highest object clear of the walls (the open fingers need room), else the most central one."""
     clearance = np.min(np.asarray(bin_half_size) - np.abs(positions[:, :2]), axis=1)
     in_bin = positions[:, 2] < floor_z + 0.15
-    clear = (clearance > 0.045) & in_bin
+    clear = (clearance > wall_clearance) & in_bin
     if clear.any():
         return int(np.argmax(np.where(clear, positions[:, 2], -np.inf)))
     return int(np.argmax(np.where(in_bin, clearance, -np.inf)))
