@@ -11,7 +11,7 @@ from dm_control.entities.manipulators.kinova import jaco_hand
 from scenes.grippers import gripper_opening
 from scenes.jaco import OPEN_ANGLE, jaco_geometry
 from scenes.spec import SpecError, builtin_scenes, load_scene, parse_scene
-from workbench import GraspEnv
+from workbench.sim.env import GraspEnv
 from workbench.sim.scripted import OraclePolicy, make_action
 
 
