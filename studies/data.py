@@ -55,15 +55,7 @@ def trajectory_key(scene: str, profile: Profile, seed: int, episodes: int, image
 def record_trajectories(folder: Path, *, scene: str, profile: Profile, seed: int, episodes: int, image_size: int,
                         policy: str) -> OfflineStore:
     """Explorer episodes 0..episodes-1 as ``workbench collect`` would draw them, plus physics; missing ones only."""
-    from workbench.rollout.collect import (
-        OFFLINE_SOURCE,
-        episode_id,
-        episode_seed,
-        make_env,
-        policy_rng,
-        run_episode,
-        start_seed,
-    )
+    from workbench.rollout.collect import OFFLINE_SOURCE, episode_id, make_env, seeded_episode
     from workbench.rollout.qtopt_policy import make_policy
 
     store = OfflineStore(folder)
@@ -75,10 +67,8 @@ def record_trajectories(folder: Path, *, scene: str, profile: Profile, seed: int
     actor = make_policy(policy, env)
     try:
         for index in todo:
-            episode = run_episode(env, actor, episode_seed(seed, OFFLINE_SOURCE, index),
-                                  policy_rng(seed, OFFLINE_SOURCE, index), episode_id(index), policy,
-                                  {"index": index, "scene": scene, "split": "train"},
-                                  start_seed(seed, OFFLINE_SOURCE, index))
+            episode = seeded_episode(env, actor, seed, OFFLINE_SOURCE, index, episode_id(index), policy,
+                                     {"index": index, "scene": scene, "split": "train"})
             info = {**episode.info, PHYSICS_KEY: [np.asarray(s, float).tolist() for s in env.states],
                     RECORDS_KEY: env.records}
             try:

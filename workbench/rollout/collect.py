@@ -161,12 +161,19 @@ def open_collection(out: Path, *, scene: str, profile: str, split: str, policy: 
     return env, settings
 
 
+def seeded_episode(env: GraspEnv, policy, seed: int, source: int, index: int, name: str, policy_name: str,
+                   info: dict | None = None) -> Episode:
+    """Episode ``index`` of stream ``source``: its scene, noise and settled start follow from (seed, source,
+    index) alone, whoever collects it and whenever."""
+    return run_episode(env, policy, episode_seed(seed, source, index), policy_rng(seed, source, index), name,
+                       policy_name, info, start_seed(seed, source, index))
+
+
 def collection_episode(env: GraspEnv, policy, settings: CollectSettings, index: int) -> Episode:
     """Episode ``index`` of a collection: its scene and noise depend only on (settings.seed, index)."""
-    return run_episode(env, policy, episode_seed(settings.seed, OFFLINE_SOURCE, index),
-                       policy_rng(settings.seed, OFFLINE_SOURCE, index), episode_id(index), settings.policy,
-                       {"index": index, "scene": settings.scene, "profile": settings.profile,
-                        "split": settings.split}, start_seed(settings.seed, OFFLINE_SOURCE, index))
+    return seeded_episode(env, policy, settings.seed, OFFLINE_SOURCE, index, episode_id(index), settings.policy,
+                          {"index": index, "scene": settings.scene, "profile": settings.profile,
+                           "split": settings.split})
 
 
 def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,

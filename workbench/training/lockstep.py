@@ -28,15 +28,7 @@ from policies.qtopt.qnet import build_qnet
 from policies.qtopt.replay import EPISODE_SUFFIX, EpisodeReplay, OfflineStore, read_episode
 from policies.runtime.files import atomic_write_bytes
 from workbench.errors import UserError
-from workbench.rollout.collect import (
-    COLLECTOR_SOURCE,
-    episode_id,
-    episode_seed,
-    make_env,
-    policy_rng,
-    run_episode,
-    start_seed,
-)
+from workbench.rollout.collect import COLLECTOR_SOURCE, episode_id, make_env, seeded_episode
 from workbench.rollout.qtopt_policy import QTOptPolicy
 from workbench.sim.scripted import ExplorerPolicy
 from workbench.training.config import PipelineConfig, RunPaths
@@ -157,11 +149,9 @@ def _collect(paths: RunPaths, config: PipelineConfig, lockstep: Lockstep) -> dic
             continue
         if not explores:
             qnet.load_state_dict(_wait_for_weights(paths, lockstep.start(index)))
-        episode = run_episode(env, explorer if explores else acting, episode_seed(config.seed, COLLECTOR_SOURCE, index),
-                              policy_rng(config.seed, COLLECTOR_SOURCE, index), name,
-                              "explorer" if explores else "qtopt",
-                              {"index": index, "learner_step": lockstep.start(index), **info},
-                              start_seed(config.seed, COLLECTOR_SOURCE, index))  # blocks share a settled start
+        episode = seeded_episode(env, explorer if explores else acting, config.seed, COLLECTOR_SOURCE, index, name,
+                                 "explorer" if explores else "qtopt",
+                                 {"index": index, "learner_step": lockstep.start(index), **info})
         store.add(episode)
         counts["explorer_episodes" if explores else "qtopt_episodes"] += 1
         counts["successes"] += episode.success

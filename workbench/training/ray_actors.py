@@ -163,24 +163,15 @@ class Collector:
     def collect_online(self, indices: list[int]) -> dict:
         """On-policy episodes ``indices`` (the local trainer's ``train-NNNNNN`` names and seeds) with the
         learner's latest published weights."""
-        from workbench.rollout.collect import (
-            ONLINE_SOURCE,
-            episode_id,
-            episode_seed,
-            policy_rng,
-            run_episode,
-            start_seed,
-        )
+        from workbench.rollout.collect import ONLINE_SOURCE, episode_id, seeded_episode
 
         self._sync()
         info = {"scene": self.settings.scene, "profile": self.settings.profile, "split": self.settings.split}
         seed = self.settings.seed
 
         def episode(index):
-            return run_episode(self.env, self.policy, episode_seed(seed, ONLINE_SOURCE, index),
-                               policy_rng(seed, ONLINE_SOURCE, index), episode_id(index, "train"), "qtopt",
-                               {"index": index, "learner_step": self.version, **info},
-                               start_seed(seed, ONLINE_SOURCE, index))
+            return seeded_episode(self.env, self.policy, seed, ONLINE_SOURCE, index, episode_id(index, "train"),
+                                  "qtopt", {"index": index, "learner_step": self.version, **info})
 
         result = self._store(ONLINE, indices, "train", episode)
         return {**result, "learner_step": self.version}

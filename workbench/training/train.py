@@ -37,15 +37,7 @@ from policies.qtopt.learner import Learner
 from policies.qtopt.replay import EpisodeReplay, ReplayFormatError, ReplayMixer
 from policies.runtime.files import atomic_write_bytes
 from workbench.errors import UserError
-from workbench.rollout.collect import (
-    ONLINE_SOURCE,
-    episode_id,
-    episode_seed,
-    make_env,
-    policy_rng,
-    run_episode,
-    start_seed,
-)
+from workbench.rollout.collect import ONLINE_SOURCE, episode_id, make_env, seeded_episode
 from workbench.rollout.evaluate import evaluate_greedy
 from workbench.rollout.qtopt_policy import QTOptPolicy
 from workbench.training.config import INIT_STREAM, TRAIN_STREAM, PipelineConfig, RunPaths, prepare_run
@@ -115,11 +107,9 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             index = next_online_index
             next_online_index += 1
             name = episode_id(index, "train")
-            episode = run_episode(env, policy, episode_seed(config.seed, ONLINE_SOURCE, index),
-                                  policy_rng(config.seed, ONLINE_SOURCE, index), name, "qtopt",
-                                  {"index": index, "learner_step": step, "scene": config.scene,
-                                   "profile": config.profile, "split": "train"},
-                                  start_seed(config.seed, ONLINE_SOURCE, index))
+            episode = seeded_episode(env, policy, config.seed, ONLINE_SOURCE, index, name, "qtopt",
+                                     {"index": index, "learner_step": step, "scene": config.scene,
+                                      "profile": config.profile, "split": "train"})
             path = online.store.add(episode)  # on disk first: a kill loses nothing collected
             online.add(episode, path.name, str(path))
         if lockstep is not None:  # the collector process beside this one acts with what we publish
