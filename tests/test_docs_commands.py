@@ -152,7 +152,7 @@ NOT_RUN = {
         "needs the profile `study best` writes after a study; 3000 episodes",
 }
 # Programs other than `workbench` that may appear in NOT_RUN commands.
-EXTERNAL = {"pip", "python", "tensorboard", "optuna-dashboard", "ray", "sudo", "export"}
+EXTERNAL = {"pip", "python", "tensorboard", "optuna-dashboard", "ray", "sudo", "export", "lint-imports"}
 SHELL_OPERATORS = {"|", "||", ";", ">", ">>", "<", "&"}
 
 

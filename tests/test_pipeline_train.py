@@ -169,7 +169,7 @@ def test_truncated_episode_fails_cleanly(tmp_path, offline, capsys):
     ("[qtopt.cem]\nsamples = 4\nelites = 6\n", "qtopt.cem"),
     ("checkpoint_every = -1\n", "checkpoint_every"),
     ("learning_rate = 0.1\n", "learning_rate"),  # misplaced: extra keys are refused
-    ("offline_steps = [\n", "not valid TOML"),
+    ("offline_steps = [\n", "invalid TOML"),
 ])
 def test_bad_config_fails_cleanly(tmp_path, offline, capsys, bad, where):
     run = new_run(tmp_path, offline)
