@@ -192,7 +192,8 @@ def test_a_mesh_in_metres_too_long_gets_a_scale_hint_that_fits(tmp_path):
     with pytest.raises(SpecError) as error:
         load_scene(path)
     message = str(error.value)
-    assert "0.001" not in message and "scale = 0.312" in message, message
+    # 0.62 makes it 0.198 m long and 0.062 m across: within the 0.2 m limit and the 8.5 cm opening.
+    assert "0.001" not in message and "scale = 0.62 fits it" in message, message
 
 
 def test_validate_says_which_split_eval_draws(capsys):

@@ -134,7 +134,6 @@ def _evaluate(policy_name: str, scene: str, profile: str, image_size: int, episo
     torch.set_num_threads(1)
     env = make_env(scene, split="test", image_size=image_size, profile=profile)
     policy = make_policy(policy_name, env)
-    outcomes: list[bool] = []
-    result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False, outcomes=outcomes)
+    result = run_episodes(env, policy, episodes, EVAL_SEED, progress=False)
     env.close()
     return {**result.to_dict(), "outcomes": list(result.outcomes)}
