@@ -16,6 +16,7 @@ from pathlib import Path
 
 from policies.runtime.bundle import MANIFEST_NAME, Bundle, BundleError
 from policies.runtime.input_files import InputFileError, load_toml
+from policies.runtime.safety import SafetyLimits
 
 DEFAULT_ENVELOPE_FILE = Path(__file__).with_name("robot_envelope.toml")
 FIELDS = ("workspace_low_m", "workspace_high_m", "max_translation_m", "max_rotation_rad", "max_rate_hz",
@@ -28,12 +29,10 @@ class EnvelopeError(ValueError):
 
 @dataclass(frozen=True)
 class RobotEnvelope:
-    workspace_low_m: tuple[float, float, float]
-    workspace_high_m: tuple[float, float, float]
-    max_translation_m: float
-    max_rotation_rad: float
+    """The robot's hard limits: what the runtime enforces on each action, and the fastest control rate."""
+
+    limits: SafetyLimits
     max_rate_hz: float
-    max_observation_age_s: float
     source: str = "<envelope>"
 
     @classmethod
@@ -65,7 +64,9 @@ class RobotEnvelope:
         if not all(low < high for low, high in zip(values["workspace_low_m"], values["workspace_high_m"])):
             raise EnvelopeError(f"{source}: workspace_low_m {list(values['workspace_low_m'])} must be below "
                                 f"workspace_high_m {list(values['workspace_high_m'])} on every axis")
-        return cls(**values, source=source)
+        limits = SafetyLimits(values["workspace_low_m"], values["workspace_high_m"], values["max_translation_m"],
+                              values["max_rotation_rad"], values["max_observation_age_s"])
+        return cls(limits, values["max_rate_hz"], source)
 
     def violations(self, manifest: dict) -> list[str]:
         """One line per manifest field that asks for more than this envelope (the manifest is
@@ -73,17 +74,17 @@ class RobotEnvelope:
         safety, action, control = manifest["safety"], manifest["action"], manifest["control"]
         found = []
         low, high = safety["workspace_low_m"], safety["workspace_high_m"]
-        if any(m < e for m, e in zip(low, self.workspace_low_m)):
-            found.append(f"safety.workspace_low_m = {low}: below the robot's {list(self.workspace_low_m)}")
-        if any(m > e for m, e in zip(high, self.workspace_high_m)):
-            found.append(f"safety.workspace_high_m = {high}: above the robot's {list(self.workspace_high_m)}")
+        if any(m < e for m, e in zip(low, self.limits.workspace_low)):
+            found.append(f"safety.workspace_low_m = {low}: below the robot's {list(self.limits.workspace_low)}")
+        if any(m > e for m, e in zip(high, self.limits.workspace_high)):
+            found.append(f"safety.workspace_high_m = {high}: above the robot's {list(self.limits.workspace_high)}")
         for dotted, value, limit in (
-                ("safety.max_translation_m", safety["max_translation_m"], self.max_translation_m),
-                ("action.max_translation_m", action["max_translation_m"], self.max_translation_m),
-                ("safety.max_rotation_rad", safety["max_rotation_rad"], self.max_rotation_rad),
-                ("action.max_rotation_rad", action["max_rotation_rad"], self.max_rotation_rad),
+                ("safety.max_translation_m", safety["max_translation_m"], self.limits.max_translation),
+                ("action.max_translation_m", action["max_translation_m"], self.limits.max_translation),
+                ("safety.max_rotation_rad", safety["max_rotation_rad"], self.limits.max_rotation),
+                ("action.max_rotation_rad", action["max_rotation_rad"], self.limits.max_rotation),
                 ("control.rate_hz", control["rate_hz"], self.max_rate_hz),
-                ("safety.max_observation_age_s", safety["max_observation_age_s"], self.max_observation_age_s)):
+                ("safety.max_observation_age_s", safety["max_observation_age_s"], self.limits.max_observation_age)):
             if value > limit:
                 found.append(f"{dotted} = {value}: above the robot's {limit}")
         return found
