@@ -45,3 +45,9 @@ def test_killed_during_training_the_rerun_continues_and_finishes(tmp_path, monke
     assert (run / "report.html").is_file() and (run / "bundle" / "manifest.json").is_file()
     page = (run / "report.html").read_text()
     assert "Held-out success (simulation suites pooled)" in page and "stage has not run" not in page
+    # Trained against explorer on the same episodes: the paired difference, pooled and per suite.
+    evaluated = records["evaluate"]["summary"]
+    paired = evaluated["headline"]["paired"]
+    assert paired["low"] <= paired["difference"] <= paired["high"]
+    assert set(evaluated["paired_by_suite"]) >= set(evaluated["headline"]["suites"]) | {"pooled"}
+    assert "trained - explorer" in page and "on the same episodes" in page

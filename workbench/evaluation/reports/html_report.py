@@ -341,7 +341,7 @@ def build_html_report(run_dir: str | Path) -> str:
     stages = dict(sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     trained = _json(run / "reports" / "eval-all" / "report.json")
     explorer = _json(run / "baselines" / "explorer" / "eval-all" / "report.json")
-    evaluated = stages.get("evaluate", {})
+    evaluated = stages.get("evaluate", {}).get("summary", {})
     top = evaluated.get("headline") or headline(trained, explorer)
     sections = [
         ("Overview", _overview(run, job, stages)),
