@@ -352,9 +352,10 @@ def evaluate_stage(ctx: StageContext) -> dict:
     records = {labels[p]: _read_json(out / "report.json") for p, out in reports.items()}
     # Trained minus explorer on the same episodes, per suite; the headline pools the simulation suites.
     top = headline(records["trained"], records["explorer"])
-    paired = paired_by_suite(reports[run], reports["explorer"], [s.name for s in suites])
+    paired = paired_by_suite(reports[run], reports["explorer"], [s.name for s in suites],
+                             pooled=top["suites"] if top else [s.name for s in suites])
     if top:
-        top["paired"] = paired_by_suite(reports[run], reports["explorer"], top["suites"])["pooled"]
+        top["paired"] = paired["pooled"]
     return {"episodes": episodes, "seed": seed, "image_size": image_size,
             "reports": {labels[p]: str(out.relative_to(ctx.run_dir)) for p, out in reports.items()},
             "headline": top, "paired_by_suite": paired}

@@ -81,13 +81,14 @@ def read_outcomes(report_dir: str | Path) -> dict[str, list[dict]]:
         raise UserError(f"{path}: no per-episode results ({error}); rerun the evaluation") from None
 
 
-def paired_by_suite(a_dir: str | Path, b_dir: str | Path, suites: list[str]) -> dict:
-    """A - B per suite and pooled over ``suites``, on the same episodes of two reports."""
+def paired_by_suite(a_dir: str | Path, b_dir: str | Path, suites: list[str], pooled: list[str]) -> dict:
+    """A - B per suite of ``suites``, and over the episodes of ``pooled`` together, on the same
+    episodes of two reports."""
     a, b = read_outcomes(a_dir), read_outcomes(b_dir)
     try:
         result = {name: paired_difference(a[name], b[name]).to_dict() for name in suites}
-        result["pooled"] = paired_difference([x for s in suites for x in a[s]],
-                                             [y for s in suites for y in b[s]]).to_dict()
+        result["pooled"] = paired_difference([x for s in pooled for x in a[s]],
+                                             [y for s in pooled for y in b[s]]).to_dict()
     except (KeyError, ValueError) as error:
         raise UserError(f"{a_dir} and {b_dir} cannot be compared episode by episode: {error}") from None
     return result

@@ -16,7 +16,6 @@ adding to it with other settings is refused rather than mixing two data sets.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -178,12 +177,10 @@ def collection_episode(env: GraspEnv, policy, settings: CollectSettings, index: 
 
 def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "default", episodes: int,
             seed: int = 0, split: str = "train", policy: str = "explorer", image_size: int | None = None,
-            indices: Iterable[int] | None = None, progress: bool = True, deadline: float | None = None) -> dict:
+            indices: Iterable[int] | None = None, progress: bool = True) -> dict:
     """Collect episodes 0..episodes-1 (or the given ``indices``) that are not yet in ``out``.
 
-    ``deadline`` (a time.time() value) stops starting new episodes once passed (after the
-    first). Returns
-    counts: requested, skipped (already there), written, and the success rate of the
+    Returns counts: requested, skipped (already there), written, and the success rate of the
     episodes written now.
     """
     from workbench.rollout.qtopt_policy import make_policy
@@ -201,8 +198,6 @@ def collect(out: str | Path, *, scene: str = "bin_grasp", profile: str = "defaul
     bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc=f"collect {out}",
                disable=not progress, unit="ep")
     for index in todo:
-        if deadline is not None and time.time() >= deadline and written:
-            break  # at least one episode per call, however short the budget
         episode = collection_episode(env, actor, settings, index)
         store.add(episode)
         successes += episode.success

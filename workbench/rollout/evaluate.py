@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,9 +60,8 @@ def run_episodes(env: GraspEnv, policy, episodes: int, seed: int, progress: bool
             observation, _, done, truncated, info = env.step(policy.act(observation))
             done = done or truncated
         outcomes.append({"reset_seed": seed + index, "object_ids": object_ids, "success": bool(info["success"])})
-    successes = sum(outcome["success"] for outcome in outcomes)
-    rate = wilson_interval(successes, episodes)
-    return SuccessRate(rate.successes, rate.episodes, rate.rate, rate.low, rate.high, tuple(outcomes))
+    rate = wilson_interval(sum(outcome["success"] for outcome in outcomes), episodes)
+    return dataclasses.replace(rate, outcomes=tuple(outcomes))
 
 
 @dataclass(frozen=True)
