@@ -19,3 +19,22 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """A bundle exported from a tiny trained run, once per test file that asks for it."""
+    from bundle_helpers import export, make_run  # torch and MuJoCo: only bundle tests pay
+
+    root = tmp_path_factory.mktemp("bundle-source")
+    return export(make_run(root / "run"), root / "bundle")
+
+
+@pytest.fixture
+def bundle(pristine, tmp_path):
+    """A copy of the pristine bundle that a test may tamper with."""
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(pristine, copy)
+    return copy

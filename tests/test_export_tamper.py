@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 
 import numpy as np
 import pytest
 import safetensors.numpy
-from bundle_helpers import export, make_run, rewrite_manifest
+from bundle_helpers import rewrite_manifest
 
 from policies.runtime.bundle import BundleError, open_bundle
 from policies.runtime.policy import load_policy
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tamper")
-    return export(make_run(root / "run"), root / "bundle")
-
-
-@pytest.fixture
-def bundle(pristine, tmp_path):
-    copy = tmp_path / "bundle"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 def refused(bundle, file_name: str, reason: str) -> BundleError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,26 +13,13 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from bundle_helpers import act_message_parts, export, make_run, rewrite_manifest
+from bundle_helpers import act_message_parts, make_run, rewrite_manifest
 
 from policies.runtime.bundle import BundleError
 from policies.runtime.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 HANG_LIMIT_S = 120  # a load that hangs (as before bounded work) fails the test instead of the run
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    root = tmp_path_factory.mktemp("envelope")
-    return export(make_run(root / "run"), root / "bundle")
-
-
-@pytest.fixture
-def bundle(pristine, tmp_path):
-    copy = tmp_path / "bundle"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 def run_cli(*args, timeout=HANG_LIMIT_S) -> subprocess.CompletedProcess:

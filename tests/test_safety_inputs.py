@@ -58,12 +58,17 @@ def test_scene_values_that_are_not_finite_or_make_work_unbounded_exit_2(tmp_path
     refused(capsys, ["scene", "validate", str(path)], str(path), field)
 
 
-def test_profile_ranges_of_nan_are_refused(tmp_path):
+def profile_with_intensity(tmp_path, intensity: str) -> Path:
+    """The default profile with its lighting intensity range written as ``intensity``."""
     path = tmp_path / "p.toml"
     path.write_text(DEFAULT_PROFILE.read_text().replace("intensity = { low = 0.8, high = 1.2 }",
-                                                          "intensity = { low = nan, high = nan }"))
+                                                          f"intensity = {intensity}"))
+    return path
+
+
+def test_profile_ranges_of_nan_are_refused(tmp_path):
     with pytest.raises(ProfileError, match=r"lighting\.intensity\.low = nan"):
-        load_profile(path)
+        load_profile(profile_with_intensity(tmp_path, "{ low = nan, high = nan }"))
 
 
 def test_a_set_override_of_nan_is_refused(capsys):
@@ -168,11 +173,8 @@ def test_loose_types_are_refused_not_converted(tmp_path, capsys, body, field):
 
 
 def test_a_profile_number_given_as_a_string_is_refused(tmp_path):
-    path = tmp_path / "p.toml"
-    path.write_text(DEFAULT_PROFILE.read_text().replace("intensity = { low = 0.8, high = 1.2 }",
-                                                          'intensity = { low = "0.8", high = 1.2 }'))
     with pytest.raises(ProfileError, match=r"lighting\.intensity\.low"):
-        load_profile(path)
+        load_profile(profile_with_intensity(tmp_path, '{ low = "0.8", high = 1.2 }'))
 
 
 # -- item 7: friction adding custom meshes --------------------------------------------------------------
