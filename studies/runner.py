@@ -368,6 +368,12 @@ def preflight(spec: Study) -> None:
 def run_study(spec: Study, workers: int = 1, minutes: float | None = None, must_exist: bool = False,
               fail_running: bool = False) -> dict:
     """Open the storage, create or join the study, and work on it with ``workers`` processes."""
+    if spec.kind == "adr":  # no Optuna storage: one process plays its episodes (studies.adr_run)
+        from studies.adr_run import run_adr_study
+
+        if workers != 1:
+            raise UserError(f"{spec.source}: an ADR study runs in one process (--workers 1)")
+        return run_adr_study(spec, minutes, must_exist)
     started = time.monotonic()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     budget_minutes = minutes if minutes is not None else spec.file.budget.minutes
@@ -434,6 +440,10 @@ def locate(target: str, storage: str | None = None, runs: Path = Path("runs")) -
             url = json.loads(record_path.read_text())["storage"]
         except (OSError, json.JSONDecodeError, KeyError) as error:
             raise UserError(f"{record_path}: unreadable study record ({error})") from None
+    if url is None and record_path.is_file() and json.loads(record_path.read_text()).get("kind") == "adr":
+        from studies.spec import load_study_file
+
+        return load_study_file(directory / "study.toml")  # an ADR study has no storage: its file as it ran
     name = target if not record_path.is_file() else json.loads(record_path.read_text()).get("name", target)
     store = open_storage(url, f"--storage {shown(url)}")
     summaries = {s.study_name: s for s in store.get_all_studies()}

@@ -1,6 +1,6 @@
 """A study file (TOML), validated: every problem names the file, the dotted field, the value and why.
 
-    [study]       name, kind ("pipeline" or "cem"), storage (URL), directory, description
+    [study]       name, kind ("pipeline", "cem" or "adr"), storage (URL), directory, description
     [sampler]     name, seed, options
     [pruner]      name, options (single-objective studies)
     [early_stop]  rule ("none", "median", "dominated"), startup_trials, warmup_steps (multi-objective)
@@ -9,6 +9,8 @@
     [budget]      trials, minutes, trial_minutes, max_failed
     [base]        the trial config (studies.trial_config)
     [search]      the search space (studies.space)
+
+Kind "adr" (automatic domain randomization, no Optuna) has its own sections: ``studies.adr_spec``.
 
 Nothing here opens the storage or runs anything: ``load_study_file`` only reads and checks.
 """
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from policies.runtime.input_files import InputFileError, parse_toml_text, read_text
 from randomizers import Profile
 from scenes.spec import SpecError, strict_validate
+from studies.adr_spec import AdrStudy, parse_adr_study
 from studies.factories import make_pruner, make_sampler
 from studies.metrics import METRICS
 from studies.space import Param, flatten_search, order_params, parse_param
@@ -40,7 +43,7 @@ class Strict(BaseModel):
 
 class StudySection(Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["pipeline", "cem"]
+    kind: Literal["pipeline", "cem", "adr"]  # "adr": studies.adr_spec validates the file
     description: str = ""
     record: list[str] = Field(default_factory=list, description="more metrics to measure and keep per trial")
     storage: str | None = None  # default: sqlite:///<directory>/study.db
@@ -182,16 +185,18 @@ def read_study_text(path: str | Path) -> str:
         raise UserError(f"{path}: cannot read study file ({error.problem})") from None
 
 
-def load_study_file(path: str | Path, storage: str | None = None) -> Study:
+def load_study_file(path: str | Path, storage: str | None = None) -> Study | AdrStudy:
     return parse_study(read_study_text(path), str(path), storage)
 
 
-def parse_study(text: str, source: str, storage: str | None = None) -> Study:
+def parse_study(text: str, source: str, storage: str | None = None) -> Study | AdrStudy:
     """The checked study; ``storage`` overrides the file's storage URL."""
     try:
         data = parse_toml_text(text, source)  # NaN, infinity, huge integers and deep nesting refused
     except InputFileError as error:
         raise UserError(str(error)) from None
+    if isinstance(data.get("study"), dict) and data["study"].get("kind") == "adr":
+        return parse_adr_study(data, text, source)
     try:
         file = strict_validate(StudyFile, data, source)
     except SpecError as error:

@@ -148,6 +148,11 @@ NOT_RUN = {
     "optuna-dashboard sqlite:///runs/quick/study.db": _SERVER,
     "optuna-dashboard runs/quick/journal.log": _SERVER,
     "workbench study report cem": _STUDY,
+    "workbench study run studies/adr.toml": _RUN,
+    "workbench study status adr": "reads the ADR study `study run studies/adr.toml` writes from a trained run",
+    "workbench study best adr --out runs/adr/best.toml": "needs the profile the ADR study writes",
+    "workbench study run studies/bayrn.toml": _STUDY,
+    "workbench study best bayrn --out runs/bayrn/best/profile.toml": _STUDY,
     "workbench collect --out runs/tuned/offline --profile runs/quick/best/profile.toml --episodes 3000":
         "needs the profile `study best` writes after a study; 3000 episodes",
 }

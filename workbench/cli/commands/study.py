@@ -5,6 +5,7 @@
     workbench study status quick
     workbench study report quick
     workbench study best quick --out profile.toml
+    workbench study run studies/adr.toml              # kind "adr": ADR's ranges, written as runs/adr/profile.toml
 
 A study is named by its file, its directory (runs/NAME) or its name; see studies/.
 """
@@ -113,6 +114,13 @@ def resume_command(args: argparse.Namespace) -> int:
 
 
 def _summary_text(summary: dict) -> str:
+    if summary.get("kind") == "adr":
+        ranges = "; ".join(f"{path} [{low:g}, {high:g}]" for path, (low, high) in summary["ranges"].items())
+        state = "finished" if summary["finished"] else (f"stopped: {summary['stopped'] or 'not finished'}; "
+                                                        f"resume with: workbench study resume {summary['study']}")
+        return (f"ADR study {summary['study']}: {summary['episodes_done']} of {summary['episodes']} episodes "
+                f"({summary['seconds']:.0f} s), {summary['updates']} boundary changes, {state}. Ranges: {ranges}. "
+                f"Profile: {summary['profile']}")
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary["states"].items()))
     return (f"study {summary['study']}: {states} ({summary['seconds']:.0f} s); storage {summary['storage']}; "
             f"next: workbench study report {summary['study']}")
@@ -123,6 +131,8 @@ def status_command(args: argparse.Namespace) -> int:
     from studies.runner import locate, state_counts
 
     spec = locate(args.study, args.storage, args.runs)
+    if spec.kind == "adr":
+        return _adr_status(spec, args.json)
     study = load_study(spec)
     counts = state_counts(study)
     rows = trial_rows(study, spec)
@@ -142,6 +152,11 @@ def report_command(args: argparse.Namespace) -> int:
     from studies.runner import locate
 
     spec = locate(args.study, args.storage, args.runs)
+    if spec.kind == "adr":
+        from workbench.errors import UserError
+
+        raise UserError(f"study {spec.name!r} is an ADR study: it has no Optuna trials to plot; its boundary "
+                        f"history is {spec.directory / 'adr.json'} (`workbench study status {spec.name}`)")
     summary = write_report(spec, args.out)
     _print(summary, args.json, f"{summary['html']}: {len(summary['plots'])} plots"
            + (f" ({len(summary['skipped'])} skipped: " + "; ".join(summary["skipped"]) + ")"
@@ -154,9 +169,37 @@ def best_command(args: argparse.Namespace) -> int:
     from studies.runner import locate
 
     spec = locate(args.study, args.storage, args.runs)
+    if spec.kind == "adr":
+        from studies.adr_run import write_adr_profile
+
+        summary = write_adr_profile(spec, args.out, force=args.force)
+        _print(summary, args.json, f"ADR study {spec.name} after {summary['episodes_done']} episodes"
+               f"{'' if summary['finished'] else ' (not finished)'}: wrote {', '.join(summary['files'])}")
+        return 0
     summary = write_best(spec, args.out, trial_number=args.trial, objective=args.objective,
                          requirements=args.require, force=args.force)
     files = ", ".join(summary["files"])
     values = ", ".join(f"{k} {v:.4g}" for k, v in summary["metrics"].items())
     _print(summary, args.json, f"trial {summary['trial']} ({values}): wrote {files}")
+    return 0
+
+
+def _adr_status(spec, as_json: bool) -> int:
+    from studies.adr_run import AdrRecord
+
+    record = AdrRecord(spec).load()
+    if record is None:
+        print(json.dumps({"study": spec.name, "episodes_done": 0}) if as_json else
+              f"ADR study {spec.name}: not started ({spec.directory / 'adr.json'} is missing)")
+        return 0
+    summary = {key: record[key] for key in ("study", "episodes_done", "episodes", "finished", "seconds", "counts",
+                                            "final_ranges", "history")}
+    if as_json:
+        print(json.dumps(summary))
+        return 0
+    print(f"ADR study {spec.name}: {record['episodes_done']} of {record['episodes']} episodes"
+          f"{' (finished)' if record['finished'] else ''}, {len(record['history'])} buffers judged")
+    for path, bounds in record["final_ranges"].items():
+        nominal = record["nominal"][path]
+        print(f"  {path}: [{bounds['low']:g}, {bounds['high']:g}] (nominal [{nominal['low']:g}, {nominal['high']:g}])")
     return 0
