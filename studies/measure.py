@@ -1,10 +1,11 @@
 """What a trial measures: success and CEM latency on the eval suite, domain gap and OPC.
 
-Every measurement takes a Q-network and the CEM settings, and is seeded: the success
-episodes reset with ``eval.seed + i``, so every trial (and every checkpoint of a trial)
-faces the same scenes. The target domain (the suite's frames and labelled explorer
-episodes, or a ``workbench data`` directory) is the same for every trial; a worker
-builds it once, and labelled episodes are kept on disk in the study directory.
+Every measurement takes a Q-network and the CEM settings, and sees only the target's
+``tune`` split (``workbench.evaluation.target_splits``): the success episodes reset with
+the split's seeds (900000 + i), so every trial (and every checkpoint of a trial) faces the
+same scenes. The target domain (the suite's frames and labelled explorer episodes at the
+tune seeds, or the tune split of a ``workbench data`` directory) is the same for every
+trial; a worker builds it once, and labelled episodes are kept on disk in the study directory.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from policies.runtime.cem import CEMConfig
 from policies.runtime.spec import ActionSpec
 from studies.metrics import DOMAIN, LATENCY, OPC, SUCCESS, MetricUndefined
 from studies.trial_config import EvalConfig
+from workbench.evaluation.target_splits import MIN_LABELLED
 from workbench.rollout.evaluate import SuccessRate, run_episodes
 
-TARGET_SOURCE = 60  # seed stream of the labelled target episodes (workbench.rollout.collect's sources are < 60)
+TARGET_SOURCE = 60  # seed stream of the labelled target episodes' explorer noise (collect's sources are < 60)
 TRANSFER_STREAM = 61
 
 
@@ -59,6 +61,7 @@ class TargetDomain:
         self.config = eval_config
         self.image_size = image_size
         self.suite = get_suites(eval_config.suite)[0]
+        self.split = eval_config.tune_split()  # the only seeds a study sees
         self.cache_dir = cache_dir
         self._env = None
         self._frames: np.ndarray | None = None
@@ -77,7 +80,7 @@ class TargetDomain:
             from workbench.evaluation.realdata import RealDataError, load_real_data
 
             try:
-                self._real = load_real_data(self.config.target_data, self.image_size)
+                self._real = load_real_data(self.config.target_data, self.image_size, split=self.split.name)
             except RealDataError as error:
                 from workbench.errors import UserError
 
@@ -91,12 +94,56 @@ class TargetDomain:
                 from workbench.evaluation.metrics.transfer import subsample, target_images
 
                 images, _ = target_images(self._real_data())
-                self._frames = subsample(images, count, np.random.default_rng([self.config.seed, TRANSFER_STREAM]))
+                self._frames = subsample(images, count, np.random.default_rng([self.split.first_seed,
+                                                                               TRANSFER_STREAM]))
             else:
                 from workbench.evaluation.suites import reset_frames
 
-                self._frames = reset_frames(self.suite, count, self.config.seed, self.image_size)
+                self._frames = reset_frames(self.suite, count, self.split.seeds(count).start, self.image_size)
         return self._frames
+
+    def success_seed(self, episodes: int) -> int:
+        """The first reset seed of a trial's ``episodes`` success episodes (episode i: that + i)."""
+        return self.split.seeds(episodes).start
+
+    def check(self, source: str, wanted: set[str]) -> None:
+        """UserError (naming ``source``, the field and the reason) when the tune split cannot measure
+        ``wanted``: target data without a tune split, too few images, too few labelled episodes, or
+        labelled episodes that all succeeded or all failed (OPC cannot rank anything then)."""
+        from workbench.errors import UserError
+
+        config = self.config
+        where = f"{source}: base.eval"
+        if config.target_data:
+            try:
+                real = self._real_data()  # refused without a tune split
+            except UserError as error:
+                raise UserError(f"{source}: base.{error}") from None
+        if config.target_data and wanted & set(DOMAIN):
+            from workbench.evaluation.metrics.transfer import target_images
+
+            try:
+                images, _ = target_images(real)
+            except UserError as error:
+                raise UserError(f"{where}.target_data: the tune split: {error}") from None
+            if len(images) < config.transfer_images:
+                raise UserError(f"{where}.transfer_images = {config.transfer_images}: the tune split of "
+                                f"{config.target_data} holds {len(images)} images; lower it or give the tune split "
+                                "more (`workbench data split --force --tune-images N`)")
+        if wanted & set(OPC):
+            try:
+                labelled = self.labelled()
+            except MetricUndefined as error:
+                raise UserError(f"{where}.target_data: {error}") from None
+            success = labelled[4]
+            field = "target_data" if config.target_data else "labelled_episodes"
+            if len(success) < MIN_LABELLED:
+                raise UserError(f"{where}.{field}: the tune split holds {len(success)} labelled episodes; opc_auc "
+                                f"and soft_opc need at least {MIN_LABELLED}")
+            if success.all() or not success.any():
+                outcome = "succeeded" if success.all() else "failed"
+                raise UserError(f"{where}.{field}: all {len(success)} labelled episodes of the tune split {outcome}; "
+                                "opc_auc and soft_opc need successes and failures to rank")
 
     def labelled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(images, states, actions, episode index, success per episode) of labelled target episodes."""
@@ -104,31 +151,32 @@ class TargetDomain:
             if self.config.target_data:
                 real = self._real_data()
                 if not real.episodes:
-                    raise MetricUndefined(f"eval.target_data {real.root} has no labelled episodes")
+                    raise MetricUndefined(f"{real.root} has no labelled episodes in its {self.split.name} split")
                 self._labelled = real.transitions()
             else:
                 self._labelled = self._suite_episodes()
         return self._labelled
 
     def _suite_episodes(self):
-        """Explorer episodes in the suite (the same for every trial), cached on disk."""
-        from workbench.rollout.collect import episode_id, episode_seed, policy_rng, run_episode
+        """Explorer episodes in the suite at the tune split's first seeds (the same for every trial),
+        cached on disk."""
+        from workbench.rollout.collect import episode_id, run_episode
         from workbench.sim.scripted import ExplorerPolicy
 
         config = self.config
-        folder = self.cache_dir / (f"target-{self.suite.name}-{self.image_size}px-seed{config.seed}-"
-                                   f"n{config.labelled_episodes}")
+        seeds = self.split.seeds(config.labelled_episodes)
+        folder = self.cache_dir / (f"target-{self.suite.name}-{self.image_size}px-{self.split.name}"
+                                   f"{seeds.start}-n{len(seeds)}")
         store = OfflineStore(folder)
         present = {path.name for path in store.paths()}
         env = self.env()
         explorer = ExplorerPolicy(env)
-        for index in range(config.labelled_episodes):
+        for index, seed in enumerate(seeds):
             name = episode_id(index)
             if f"{name}.safetensors" in present:
                 continue
-            episode = run_episode(env, explorer, episode_seed(config.seed, TARGET_SOURCE, index),
-                                  policy_rng(config.seed, TARGET_SOURCE, index), name, "explorer",
-                                  {"suite": self.suite.name})
+            episode = run_episode(env, explorer, seed, np.random.default_rng([seed, TARGET_SOURCE]), name,
+                                  "explorer", {"suite": self.suite.name, "split": self.split.name})
             try:
                 store.add(episode)
             except FileExistsError:
@@ -199,12 +247,13 @@ def measure(wanted: set[str], qnet, cem: CEMConfig, spec: ActionSpec, target: Ta
     details: dict = {}
     config = target.config
     if wanted & {SUCCESS, LATENCY}:
-        rate, latency = success_and_latency(target.env(), qnet, cem, spec, episodes, config.seed)
+        rate, latency = success_and_latency(target.env(), qnet, cem, spec, episodes, target.success_seed(episodes))
         values[SUCCESS], values[LATENCY] = rate.rate, latency
         optimistic[SUCCESS] = rate.high
         details["success"] = rate.to_dict()
     if wanted & set(DOMAIN):
-        values.update(domain_gap(qnet, sim_frames(), target.frames(), config.seed, config.bootstrap, wanted))
+        values.update(domain_gap(qnet, sim_frames(), target.frames(), target.split.first_seed, config.bootstrap,
+                                 wanted))
     if wanted & set(OPC):
         values.update(opc(qnet, target.labelled(), wanted))
     for name, value in values.items():

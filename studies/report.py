@@ -49,7 +49,7 @@ def trial_rows(study: optuna.Study, spec: Study) -> list[dict]:
         rows.append({
             "number": trial.number, "state": trial.state.name.lower(),
             "values": None if trial.values is None else list(trial.values),
-            "metrics": metrics, "params": trial.params,
+            "metrics": metrics, "split": spec.base.eval.split, "params": trial.params,
             "reason": trial.user_attrs.get(FAIL_REASON) or trial.user_attrs.get(PRUNE_REASON),
             "seconds": trial.user_attrs.get("seconds"), "feasible": trial.user_attrs.get("feasible", True),
             "last_step": trial.last_step, "worker": trial.user_attrs.get("worker"),

@@ -258,7 +258,7 @@ def run_trial(study: optuna.Study, spec: Study, objective, log) -> TrialState:
             resolved = resolve(spec.base, spec.profile, params, spec.kind, f"{spec.name}-trial-{number}")
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(folder / "trial.json", json.dumps(
-                {"study": spec.name, "number": number, "params": params,
+                {"study": spec.name, "number": number, "split": resolved.config.eval.split, "params": params,
                  "config": resolved.config.model_dump(mode="json")}, indent=2).encode())
             deadline = started + spec.file.budget.trial_minutes * 60
             measured: Measured = objective(TrialContext(trial, study, spec, folder, resolved, deadline))
@@ -274,7 +274,8 @@ def run_trial(study: optuna.Study, spec: Study, objective, log) -> TrialState:
             trial.set_user_attr("feasible", feasible)
             trial.set_user_attr("seconds", round(time.monotonic() - started, 1))
             atomic_write_bytes(folder / "result.json", json.dumps(
-                {"number": number, "state": "complete", "metrics": measured.values, "details": measured.details},
+                {"number": number, "state": "complete", "split": resolved.config.eval.split,
+                 "metrics": measured.values, "details": measured.details},
                 indent=2, default=str).encode())
         except optuna.TrialPruned as pruned:
             reason = str(pruned)
@@ -351,18 +352,38 @@ def work(spec: Study, index: int, deadline: float, fail_running: bool = False) -
 # -- a whole invocation ----------------------------------------------------------------------------
 
 def preflight(spec: Study) -> None:
-    """Checks that need more than the file, before any trial: the run of a CEM study and its CEM."""
-    if spec.kind != "cem":
-        return
-    from studies.objectives import CEMObjective
-    from studies.trial_config import check_params
+    """Checks that need more than the file, before any trial: the run of a CEM study and its CEM, and
+    that the target's tune split can measure what the study needs."""
+    if spec.kind == "cem":
+        from studies.objectives import CEMObjective
+        from studies.trial_config import check_params
 
-    objective = CEMObjective(spec)  # UserError when the run is missing or unreadable
-    check_params(spec.base, spec.profile, spec.params, spec.kind, spec.source, objective.base_cem)
+        objective = CEMObjective(spec)  # UserError when the run is missing or unreadable
+        check_params(spec.base, spec.profile, spec.params, spec.kind, spec.source, objective.base_cem)
+        try:
+            spec.base.cem.merged(objective.base_cem)
+        except ValueError as error:
+            raise UserError(f"{spec.source}: base.cem with the CEM of {spec.base.run}: {error}") from None
+        image_size = objective.image_size
+        objective.close()
+    else:
+        from studies.trial_config import pipeline_config
+
+        image_size = pipeline_config(spec.base, "check").qtopt.image_size
+    check_target(spec, image_size)
+
+
+def check_target(spec: Study, image_size: int) -> None:
+    """The base config's tune split (target data read, labelled episodes made and cached in the study
+    directory, as the trials will) can measure the study's metrics; UserError naming the file, the
+    field and the reason otherwise."""
+    from studies.measure import TargetDomain
+
+    target = TargetDomain(spec.base.eval, image_size, spec.directory / "shared")
     try:
-        spec.base.cem.merged(objective.base_cem)
-    except ValueError as error:
-        raise UserError(f"{spec.source}: base.cem with the CEM of {spec.base.run}: {error}") from None
+        target.check(spec.source, set(spec.needed_metrics()))
+    finally:
+        target.close()
 
 
 def run_study(spec: Study, workers: int = 1, minutes: float | None = None, must_exist: bool = False,
@@ -378,9 +399,9 @@ def run_study(spec: Study, workers: int = 1, minutes: float | None = None, must_
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     budget_minutes = minutes if minutes is not None else spec.file.budget.minutes
     deadline = started + budget_minutes * 60
-    preflight(spec)
     check_study_directory(spec)
     storage = open_storage(spec.storage_url, f"{spec.source}: study.storage")
+    preflight(spec)  # after the storage opens (a quick refusal), before the study is made in it
     study = create_or_join(spec, storage, must_exist)
     write_study_directory(spec)
     log = _log(f"{spec.name}")

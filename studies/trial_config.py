@@ -9,7 +9,7 @@
     [base.train]               # kind "pipeline": PipelineConfig values (workbench.training.train), not seed/scene/profile
     [base.cem]                 # CEM of the evaluated policy; unset fields: the run's (or the training) act_cem
     [base.collect]             # kind "pipeline": offline episodes per trial
-    [base.eval]                # the evaluation: suite, episodes, seeds, target data
+    [base.eval]                # the evaluation: suite, split (always "tune"), episodes, target data
 
 A dotted path names one value: ``randomizers.<profile path>`` (see ``workbench randomize
 show``), ``train.<PipelineConfig path>``, ``cem.<field>``, ``collect.<field>``,
@@ -24,12 +24,23 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from policies.runtime.cem import CEMConfig
 from randomizers import Profile, ProfileError, get_path, load_profile
 from randomizers.paths import flatten
 from workbench.errors import UserError
+from workbench.evaluation.target_splits import (
+    MIN_LABELLED,
+    TEST,
+    TRIAL_EPISODES,
+    TUNE,
+    TUNE_FIRST_SEED,
+    TUNE_FRAMES,
+    TUNE_LABELLED,
+    SeedSplit,
+    suite_split,
+)
 from workbench.training.config import PipelineConfig
 
 ROOTS = ("randomizers", "train", "cem", "collect", "eval", "seed", "scene", "profile")
@@ -49,15 +60,61 @@ class CollectConfig(Strict):
 
 
 class EvalConfig(Strict):
+    """What a trial is measured on: always the ``tune`` split of the target (its reset seeds in the suite,
+    or the tune files of ``target_data``); the ``test`` split is for reports, never for a study."""
+
     suite: str = "proxy-real"
-    episodes: int = Field(20, ge=1, description="episodes of the final success evaluation")
-    seed: int = 1000
+    split: str = Field(TUNE, description="the target split a study sees: always \"tune\"")
+    target_data: str | None = Field(None, description="a `workbench data` directory with a tune split as the "
+                                    "transfer target (default: the suite's frames and explorer episodes)")
+    episodes: int = Field(20, ge=1, description="episodes of the final success evaluation (tune seeds 0..49)")
     rung_episodes: int = Field(5, ge=1, description="episodes per intermediate success evaluation")
-    labelled_episodes: int = Field(24, ge=2, description="labelled target episodes for opc_auc and soft_opc")
+    labelled_episodes: int = Field(24, ge=MIN_LABELLED, description="labelled target episodes for opc_auc and "
+                                   "soft_opc (suite: the tune split's first ones; target_data: all of its tune split)")
     transfer_images: int = Field(32, ge=10, description="images per domain for kid and domain_accuracy")
     bootstrap: int = Field(200, ge=10, description="KID bootstrap replicates")
-    target_data: str | None = Field(None, description="a `workbench data` directory as the transfer target "
-                                    "(default: the suite's frames and explorer episodes)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_seed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "seed" in data:
+            raise ValueError("seed: removed: the target split gives the seeds (split = \"tune\": success episodes "
+                             f"from reset seed {TUNE_FIRST_SEED}); delete eval.seed")
+        return data
+
+    @field_validator("split")
+    @classmethod
+    def _tune_only(cls, value: str) -> str:
+        if value != TUNE:
+            raise ValueError(f"a study sees only the {TUNE!r} split; {value!r} is not one it may read (the "
+                             f"{TEST!r} split is reported by `workbench eval`, never seen by a study)")
+        return value
+
+    @field_validator("episodes")
+    @classmethod
+    def _episodes_in_split(cls, value: int) -> int:
+        if value > TRIAL_EPISODES:
+            raise ValueError(f"the tune split holds {TRIAL_EPISODES} success episodes for trials (reset seeds "
+                             f"{TUNE_FIRST_SEED} to {TUNE_FIRST_SEED + TRIAL_EPISODES - 1}); ask for at most that")
+        return value
+
+    @field_validator("labelled_episodes")
+    @classmethod
+    def _labelled_in_split(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("target_data") is None and value > TUNE_LABELLED:
+            raise ValueError(f"the tune split holds {TUNE_LABELLED} labelled episodes; ask for at most that")
+        return value
+
+    @field_validator("transfer_images")
+    @classmethod
+    def _frames_in_split(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("target_data") is None and value > TUNE_FRAMES:
+            raise ValueError(f"the tune split holds {TUNE_FRAMES} unlabelled frames; ask for at most that")
+        return value
+
+    def tune_split(self) -> SeedSplit:
+        """The tune split's reset seeds in the eval suite."""
+        return suite_split(self.suite, self.split)
 
 
 class CEMOverrides(Strict):

@@ -82,7 +82,8 @@ def write_transfer_report(run) -> None:
 
 
 def write_study_summary(run) -> None:
-    trials = [{"number": i, "state": state, "values": values, "metrics": metrics, "params": params, "reason": reason}
+    trials = [{"number": i, "state": state, "values": values, "metrics": metrics, "split": "tune", "params": params,
+               "reason": reason}
               for i, (state, values, metrics, params, reason) in enumerate([
                   ("complete", [0.61], {"opc_auc": 0.61, "success": 0.0}, {"a": 1.5, "b": 2.0}, None),
                   ("complete", [0.55], {"opc_auc": 0.55, "success": 0.1}, {"a": 0.9, "b": 7.0}, None),
@@ -137,7 +138,7 @@ def test_report_has_every_section_and_no_script_or_external_reference(run_dir):
     for text in ("Held-out success (simulation suites pooled)", "trained <b>", "vs explorer <b>", "simulated stand-in",
                  "not real data", "ROC AUC", "SoftOPC", "KID", "domain classifier", "Image statistics", "Pareto",
                  "SHA-256", "q_network.onnx" if "q_network.onnx" in page else "manifest", "Closed-loop drive",
-                 "Versions"):
+                 "Versions", "the test split, which no study", "Measured on the tune split"):
         assert text in page, text
     assert "Not available" not in page
     assert "<script" not in page.lower()

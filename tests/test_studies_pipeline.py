@@ -38,6 +38,10 @@ def test_trials_rerender_shared_trajectories_train_and_measure(completed):
         result = json.loads((folder / "result.json").read_text())
         assert result["details"]["learner_step"] == 4 and 0.0 <= result["metrics"]["opc_auc"] <= 1.0
         assert trial.user_attrs["metrics"]["opc_auc"] == trial.value
+        # Measured on the target's tune split only; the records say so.
+        assert result["split"] == "tune" and json.loads((folder / "trial.json").read_text())["split"] == "tune"
+    labelled = list((directory / "shared").glob("target-proxy-real-16px-tune900000-n20/episode-*.safetensors"))
+    assert len(labelled) == 20  # made before the first trial (the check that they can rank), at the tune seeds
 
 
 def test_best_writes_a_profile_and_a_train_config_that_load(completed, tmp_path):

@@ -9,6 +9,10 @@ both (docs/real-data-format.md is the full description):
       episodes/<id>/episode.json    per episode: success label and steps (image, gripper state, action)
       episodes/<id>/*.png|*.jpg     the step images that episode.json names
 
+The manifest may name two disjoint splits of the files, ``tune`` (what a study may
+see) and ``test`` (reported, never seen by a study); ``workbench data split`` writes
+them and ``load_real_data(..., split="tune")`` reads only that split's files.
+
 Reading validates everything (manifest fields, every image's format, size and
 colour layout, every step's state and action, every label) and stops at the first
 problem with a ``RealDataError`` naming the file, the field and the reason; the CLI
@@ -50,6 +54,17 @@ class RealDataError(FileProblem, UserError):
 
 
 @dataclass(frozen=True)
+class SplitFiles:
+    """The files of one split: episode ids (folder names in episodes/) and image file names in images/."""
+
+    episodes: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"episodes": list(self.episodes), "images": list(self.images)}
+
+
+@dataclass(frozen=True)
 class Manifest:
     source: str  # "real", or "simulation" for data written by `workbench data export-sim`
     image_width: int
@@ -57,6 +72,8 @@ class Manifest:
     max_translation: float  # metres per step: the scale of action dims 0..2
     description: str = ""
     simulation: dict[str, Any] | None = None  # how export-sim made it (suite, policy, seed, ...)
+    splits: dict[str, SplitFiles] | None = None  # "tune" and/or "test": disjoint sets of files
+    split_seed: int | None = None  # the seed `workbench data split` drew the splits with
 
     def to_json(self) -> dict:
         record = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "source": self.source,
@@ -64,6 +81,10 @@ class Manifest:
                   "max_translation": self.max_translation, "description": self.description}
         if self.simulation is not None:
             record["simulation"] = self.simulation
+        if self.splits is not None:
+            record["splits"] = {name: files.to_json() for name, files in self.splits.items()}
+            if self.split_seed is not None:
+                record["splits"]["seed"] = self.split_seed
         return record
 
 
@@ -88,6 +109,7 @@ class RealData:
     images: np.ndarray  # (N, H, W, 3) uint8 unlabelled images (N may be 0)
     image_names: list[str]
     episodes: list[LabelledEpisode] = field(default_factory=list)
+    split: str | None = None  # the split read ("tune" or "test"); None: every file
 
     def camera_images(self) -> np.ndarray:
         """Every image the camera took: the unlabelled ones, then each episode's step images."""
@@ -105,21 +127,27 @@ class RealData:
                 np.array([e.success for e in self.episodes], bool))
 
     def summary(self) -> dict:
+        splits = self.manifest.splits
         return {"root": str(self.root), "source": self.manifest.source, "format_version": FORMAT_VERSION,
                 "image_size": [self.manifest.image_width, self.manifest.image_height],
-                "images": len(self.images), "episodes": len(self.episodes),
+                "split": self.split, "images": len(self.images), "episodes": len(self.episodes),
                 "successful_episodes": sum(e.success for e in self.episodes),
-                "transitions": sum(e.steps for e in self.episodes)}
+                "transitions": sum(e.steps for e in self.episodes),
+                "splits": None if splits is None else {
+                    name: {"episodes": len(files.episodes), "images": len(files.images)}
+                    for name, files in splits.items()}}
 
 
 # -- reading ------------------------------------------------------------------------
 
-def load_real_data(root: str | os.PathLike, image_size: int | None = None) -> RealData:
+def load_real_data(root: str | os.PathLike, image_size: int | None = None, split: str | None = None) -> RealData:
     """Read and validate a real-data directory.
 
     With ``image_size``, every image is cut to its central square and resized to
     image_size x image_size (area averaging when shrinking) after it is validated, so
-    large camera images never pile up in memory.
+    large camera images never pile up in memory. With ``split`` ("tune" or "test"), only
+    the files the manifest's ``splits`` puts in that split are read; a directory without
+    that split is refused.
     """
     root = Path(root)
     if not root.is_dir():
@@ -127,39 +155,84 @@ def load_real_data(root: str | os.PathLike, image_size: int | None = None) -> Re
     manifest = read_manifest(root / MANIFEST)
     size = (manifest.image_height, manifest.image_width)
     prepare = (lambda image: fit_image(image, image_size)) if image_size is not None else (lambda image: image)
+    image_paths, episode_paths = _image_entries(root), _episode_entries(root)
+    _check_split_files(root, manifest, image_paths, episode_paths)
+    if split is not None:
+        files = split_files(root, manifest, split)
+        image_paths = [path for path in image_paths if path.name in set(files.images)]
+        episode_paths = [path for path in episode_paths if path.name in set(files.episodes)]
 
-    names, images = [], []
-    images_dir = root / IMAGES_DIR
-    if images_dir.exists():
-        if not images_dir.is_dir():
-            raise RealDataError(images_dir, "must be a directory of PNG or JPEG images")
-        for path in _entries(images_dir):
-            if path.is_dir():
-                raise RealDataError(path, "unexpected directory: images/ holds image files only")
-            images.append(prepare(read_image(path, size)))
-            names.append(path.name)
-
-    episodes = []
-    episodes_dir = root / EPISODES_DIR
-    if episodes_dir.exists():
-        if not episodes_dir.is_dir():
-            raise RealDataError(episodes_dir, "must be a directory with one folder per episode")
-        for path in _entries(episodes_dir):
-            if not path.is_dir():
-                raise RealDataError(path, "unexpected file: episodes/ holds one folder per episode")
-            episodes.append(read_episode(path, manifest, prepare))
-
+    names = [path.name for path in image_paths]
+    images = [prepare(read_image(path, size)) for path in image_paths]
+    episodes = [read_episode(path, manifest, prepare) for path in episode_paths]
     if not images and not episodes:
-        raise RealDataError(root, f"holds no images ({IMAGES_DIR}/) and no episodes ({EPISODES_DIR}/)")
+        where = f"split {split!r} of " if split is not None else ""
+        raise RealDataError(root, f"{where}holds no images ({IMAGES_DIR}/) and no episodes ({EPISODES_DIR}/)")
     side = (image_size, image_size) if image_size is not None else size
     stacked = np.stack(images) if images else np.empty((0, *side, 3), np.uint8)
-    return RealData(root, manifest, stacked, names, episodes)
+    return RealData(root, manifest, stacked, names, episodes, split)
+
+
+def split_files(root: Path, manifest: Manifest, split: str) -> SplitFiles:
+    """The files of ``split``; RealDataError naming the manifest when the directory has no such split."""
+    from workbench.evaluation.target_splits import SPLITS
+
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    if manifest.splits is None or split not in manifest.splits:
+        raise RealDataError(root / MANIFEST, f"splits.{split}: missing: this directory has no {split!r} split "
+                                             f"(assign one with `workbench data split {root}`)")
+    return manifest.splits[split]
+
+
+def _image_entries(root: Path) -> list[Path]:
+    images_dir = root / IMAGES_DIR
+    if not images_dir.exists():
+        return []
+    if not images_dir.is_dir():
+        raise RealDataError(images_dir, "must be a directory of PNG or JPEG images")
+    entries = _entries(images_dir)
+    for path in entries:
+        if path.is_dir():
+            raise RealDataError(path, "unexpected directory: images/ holds image files only")
+    return entries
+
+
+def _episode_entries(root: Path) -> list[Path]:
+    episodes_dir = root / EPISODES_DIR
+    if not episodes_dir.exists():
+        return []
+    if not episodes_dir.is_dir():
+        raise RealDataError(episodes_dir, "must be a directory with one folder per episode")
+    entries = _entries(episodes_dir)
+    for path in entries:
+        if not path.is_dir():
+            raise RealDataError(path, "unexpected file: episodes/ holds one folder per episode")
+    return entries
+
+
+def _check_split_files(root: Path, manifest: Manifest, image_paths: list[Path], episode_paths: list[Path]) -> None:
+    """Every file a split names is in the directory."""
+    if manifest.splits is None:
+        return
+    present = {"images": {p.name for p in image_paths}, "episodes": {p.name for p in episode_paths}}
+    folders = {"images": IMAGES_DIR, "episodes": EPISODES_DIR}
+    for name, files in manifest.splits.items():
+        for kind in ("episodes", "images"):
+            for entry in getattr(files, kind):
+                if entry not in present[kind]:
+                    raise RealDataError(root / MANIFEST, f"splits.{name}.{kind}: names {entry!r}, which is not in "
+                                                         f"{folders[kind]}/")
 
 
 def read_manifest(path: Path) -> Manifest:
     if not path.is_file():
         raise RealDataError(path, "missing: not a real-data directory (see docs/real-data-format.md)")
-    data = _read_json(path)
+    return read_manifest_data(path, _read_json(path))
+
+
+def read_manifest_data(path: Path, data: Any) -> Manifest:
+    """The manifest in ``data`` (the JSON of ``path``), validated."""
     if not isinstance(data, dict):
         raise RealDataError(path, "must be a JSON object")
     if data.get("format") != FORMAT_NAME:
@@ -169,7 +242,7 @@ def read_manifest(path: Path) -> Manifest:
         raise RealDataError(path, f"format_version {version!r} is unknown: this workbench reads version "
                                   f"{FORMAT_VERSION}")
     allowed = {"format", "format_version", "source", "image_width", "image_height", "max_translation",
-               "description", "simulation"}
+               "description", "simulation", "splits"}
     _no_unknown_keys(path, data, allowed, "")
     for key in ("source", "image_width", "image_height", "max_translation"):
         if key not in data:
@@ -188,8 +261,50 @@ def read_manifest(path: Path) -> Manifest:
     simulation = data.get("simulation")
     if simulation is not None and not isinstance(simulation, dict):
         raise RealDataError(path, "simulation: expected an object")
+    splits, split_seed = _check_splits(path, data["splits"]) if "splits" in data else (None, None)
     return Manifest(data["source"], data["image_width"], data["image_height"], float(translation),
-                    data.get("description", ""), simulation)
+                    data.get("description", ""), simulation, splits, split_seed)
+
+
+def _check_splits(path: Path, splits: Any) -> tuple[dict[str, SplitFiles], int | None]:
+    """The manifest's ``splits``: {"tune": {"episodes": [...], "images": [...]}, "test": {...}, "seed": 0},
+    each file in at most one split."""
+    from workbench.evaluation.target_splits import SPLITS
+
+    if not isinstance(splits, dict):
+        raise RealDataError(path, f"splits: expected an object with {' and '.join(SPLITS)}, got {_describe(splits)}")
+    _no_unknown_keys(path, splits, {*SPLITS, "seed"}, "splits.")
+    seed = splits.get("seed")
+    if seed is not None and not _is_int(seed):
+        raise RealDataError(path, f"splits.seed: expected an integer, got {seed!r}")
+    result: dict[str, SplitFiles] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for name in SPLITS:
+        if name not in splits:
+            continue
+        table = splits[name]
+        if not isinstance(table, dict):
+            raise RealDataError(path, f"splits.{name}: expected an object with episodes and images, "
+                                      f"got {_describe(table)}")
+        _no_unknown_keys(path, table, {"episodes", "images"}, f"splits.{name}.")
+        lists = {}
+        for kind in ("episodes", "images"):
+            entries = table.get(kind, [])
+            where = f"splits.{name}.{kind}"
+            if not isinstance(entries, list):
+                raise RealDataError(path, f"{where}: expected a list of names, got {_describe(entries)}")
+            for entry in entries:
+                if not isinstance(entry, str) or not entry or entry.startswith(".") or "/" in entry or "\\" in entry:
+                    raise RealDataError(path, f"{where}: expected file or folder names, got {entry!r}")
+                if (kind, entry) in owner:
+                    other = owner[(kind, entry)]
+                    reason = ("appears twice" if other == name else
+                              f"is also in splits.{other}.{kind}: a file belongs to at most one split")
+                    raise RealDataError(path, f"{where}: {entry!r} {reason}")
+                owner[(kind, entry)] = name
+            lists[kind] = tuple(entries)
+        result[name] = SplitFiles(lists["episodes"], lists["images"])
+    return result, seed
 
 
 def read_episode(folder: Path, manifest: Manifest, prepare=lambda image: image) -> LabelledEpisode:
@@ -410,3 +525,61 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     import imageio.v3 as iio
 
     path.write_bytes(iio.imwrite("<bytes>", np.ascontiguousarray(image, dtype=np.uint8), extension=".png"))
+
+
+# -- splitting ------------------------------------------------------------------------
+
+def assign_splits(root: str | os.PathLike, *, tune_episodes: int, tune_images: int, seed: int,
+                  force: bool = False) -> dict:
+    """Put ``tune_episodes`` episodes and ``tune_images`` unlabelled images of a valid directory in
+    the ``tune`` split and the rest in ``test``, drawn with ``seed``, and write the assignment into
+    the manifest (atomically: the old manifest stays whole until the new one replaces it).
+
+    The tune episodes keep the directory's share of successes (at least one success and one
+    failure when the directory has both and tune has two or more), so a tune split can rank a
+    Q-function. An existing assignment is replaced only with ``force``.
+    """
+    from policies.runtime.files import atomic_write_bytes
+    from workbench.evaluation.target_splits import TEST, TUNE
+
+    root = Path(root)
+    data = load_real_data(root)  # the whole directory, validated, before anything is written
+    path = root / MANIFEST
+    if data.manifest.splits is not None and not force:
+        counts = "; ".join(f"{name}: {len(files.episodes)} episodes, {len(files.images)} images"
+                           for name, files in data.manifest.splits.items())
+        raise UserError(f"{path}: splits: already assigned ({counts}); pass --force to draw them again (a study "
+                        "that saw the old tune split would then be measured on other data)")
+    for flag, wanted, held, what in (("--tune-episodes", tune_episodes, len(data.episodes), "episodes"),
+                                     ("--tune-images", tune_images, len(data.images), f"images in {IMAGES_DIR}/")):
+        if not 0 <= wanted <= held:
+            raise UserError(f"{flag} {wanted}: {root} holds {held} {what}; give 0 to {held}")
+    rng = np.random.default_rng(seed)
+    tune_ids = _draw_episodes(data.episodes, tune_episodes, rng)
+    tune_names = set(rng.permutation(data.image_names)[:tune_images].tolist()) if tune_images else set()
+    splits = {
+        TUNE: SplitFiles(tuple(e.episode_id for e in data.episodes if e.episode_id in tune_ids),
+                         tuple(n for n in data.image_names if n in tune_names)),
+        TEST: SplitFiles(tuple(e.episode_id for e in data.episodes if e.episode_id not in tune_ids),
+                         tuple(n for n in data.image_names if n not in tune_names))}
+    raw = _read_json(path)
+    raw["splits"] = {**{name: files.to_json() for name, files in splits.items()}, "seed": seed}
+    read_manifest_data(path, raw)  # what is written must read back
+    atomic_write_bytes(path, (json.dumps(raw, indent=2) + "\n").encode())
+    return {"root": str(root), "seed": seed,
+            "splits": {name: {"episodes": len(files.episodes), "images": len(files.images),
+                              "successful_episodes": sum(e.success for e in data.episodes
+                                                         if e.episode_id in set(files.episodes))}
+                       for name, files in splits.items()}}
+
+
+def _draw_episodes(episodes: list[LabelledEpisode], count: int, rng: np.random.Generator) -> set[str]:
+    """``count`` episode ids, stratified by label: the successes' share as in ``episodes``."""
+    successes = [e.episode_id for e in episodes if e.success]
+    failures = [e.episode_id for e in episodes if not e.success]
+    share = round(count * len(successes) / len(episodes)) if episodes else 0
+    if successes and failures and count >= 2:
+        share = min(max(share, 1), count - 1)
+    share = min(max(share, count - len(failures)), len(successes))
+    picked = list(rng.permutation(successes)[:share]) + list(rng.permutation(failures)[:count - share])
+    return {str(name) for name in picked}

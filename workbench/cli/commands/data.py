@@ -1,4 +1,5 @@
-"""`workbench data`: the real-data format: validate a directory, or write simulated data in it."""
+"""`workbench data`: the real-data format: validate a directory, split it into tune and test, or write
+simulated data in it."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ from workbench.cli.commands import print_summary
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="real-image data: validate a directory, export simulated data")
+    parser = subparsers.add_parser("data", help="real-image data: validate a directory, split it into tune and "
+                                                "test, export simulated data")
     sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     validate = sub.add_parser("validate", help="check a real-data directory (exit 2 with the file and reason)")
     validate.add_argument("dir", type=Path)
     validate.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     validate.set_defaults(func=validate_command)
+
+    split = sub.add_parser("split", help="assign a directory's files to a tune split (what studies may see) and a "
+                                         "test split (reported, never seen by a study), in its manifest")
+    split.add_argument("dir", type=Path)
+    split.add_argument("--tune-episodes", type=int, default=50, help="labelled episodes in tune (default 50)")
+    split.add_argument("--tune-images", type=int, default=300, help="unlabelled images in tune (default 300)")
+    split.add_argument("--seed", type=int, default=0, help="seed of the draw (the same seed, the same split)")
+    split.add_argument("--force", action="store_true", help="replace an existing split")
+    split.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    split.set_defaults(func=split_command)
 
     export = sub.add_parser("export-sim", help="write simulated images and episodes in the real-data format")
     export.add_argument("--out", type=Path, required=True, help="new directory to write (never overwritten)")
@@ -38,7 +50,21 @@ def validate_command(args: argparse.Namespace) -> int:
     text = (f"{args.dir}: valid ({summary['source']} data, {summary['images']} images, {summary['episodes']} "
             f"episodes of which {summary['successful_episodes']} successful, {summary['transitions']} "
             f"transitions, {summary['image_size'][0]}x{summary['image_size'][1]} images)")
+    if summary["splits"]:
+        text += "; splits: " + ", ".join(f"{name} {c['episodes']} episodes and {c['images']} images"
+                                         for name, c in summary["splits"].items())
     print_summary(summary, args.json, text)
+    return 0
+
+
+def split_command(args: argparse.Namespace) -> int:
+    from workbench.evaluation.realdata import assign_splits
+
+    summary = assign_splits(args.dir, tune_episodes=args.tune_episodes, tune_images=args.tune_images,
+                            seed=args.seed, force=args.force)
+    text = "\n".join(f"{name:5s} {counts['episodes']} episodes ({counts['successful_episodes']} successful), "
+                      f"{counts['images']} images" for name, counts in summary["splits"].items())
+    print_summary(summary, args.json, f"{args.dir}: splits written (seed {args.seed})\n{text}")
     return 0
 
 

@@ -35,6 +35,9 @@ def drive_command(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    from workbench.evaluation.target_splits import check_outside_tune
+
+    check_outside_tune(args.seed, args.episodes, f"--seed {args.seed} --episodes {args.episodes}")
     if args.compare_run is not None:
         if args.server is not None or args.camera_size is not None:
             raise UserError("--compare-run compares the in-process runtime at the trained camera size; "

@@ -16,7 +16,9 @@ def register(subparsers) -> None:
     parser.add_argument("--split", choices=["train", "test"], default="test",
                         help="object split (default: the held-out test objects)")
     parser.add_argument("--episodes", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1000,
+                        help="episode i resets with seed + i (default 1000: the test split; seeds 900000 to 900399 "
+                             "are the tune split that studies see, refused here)")
     parser.add_argument("--profile", default=None, help="randomization profile name or TOML path")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (with each episode's reset seed, objects and success)")
@@ -42,6 +44,9 @@ def eval_command(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    from workbench.evaluation.target_splits import check_outside_tune, split_of
+
+    check_outside_tune(args.seed, args.episodes, f"--seed {args.seed} --episodes {args.episodes}")
     if args.suite is not None:
         if args.compare:
             raise UserError("--compare goes without --suite (compare two suite reports' episodes in the main job)")
@@ -57,7 +62,7 @@ def eval_command(args: argparse.Namespace) -> int:
         env.close()
     # `profile` is the profile's name (a file's `name = ...`), `profile_file` the path given, if any.
     where = {"scene": env.spec_scene.name, "split": args.split, "profile": env.randomization.profile.name,
-             "seed": args.seed}
+             "seed": args.seed, "target_split": split_of(args.seed, args.episodes)}
     if args.profile is not None and args.profile.endswith(".toml"):
         where["profile_file"] = args.profile
     if args.compare:

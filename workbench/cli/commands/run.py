@@ -24,8 +24,12 @@ def register(subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from workbench.cli.main_job import run_main_job
+    from workbench.cli.main_job import EVAL_SEED, Plan, run_main_job
+    from workbench.evaluation.target_splits import check_outside_tune
 
+    # The held-out episodes reset with EVAL_SEED + seed + i: they must stay in the test split.
+    plan = Plan().scaled(args.budget)
+    check_outside_tune(EVAL_SEED + args.seed, max(plan.eval_episodes, plan.drive_episodes), f"--seed {args.seed}")
     run_dir = args.runs / args.name
     records = run_main_job(run_dir, seed=args.seed, budget=args.budget)
     top = records.get("evaluate", {}).get("summary", {}).get("headline")

@@ -9,12 +9,15 @@ import numpy as np
 from workbench.evaluation.reports import plots
 from workbench.evaluation.reports.markdown import interval, percent, table
 from workbench.evaluation.suites import STAND_IN_NOTE, Suite
+from workbench.evaluation.target_splits import split_of
 from workbench.rollout.evaluate import SuccessRate
 
 
 def eval_record(policy: str, suites: list[Suite], results: dict[str, SuccessRate], episodes: int, seed: int,
                 image_size: int) -> dict:
-    record = {"policy": policy, "episodes": episodes, "seed": seed, "image_size": image_size,
+    # "split": which target split the reset seeds lie in ("test" for every evaluation a user runs).
+    record = {"policy": policy, "episodes": episodes, "seed": seed, "split": split_of(seed, episodes),
+              "image_size": image_size,
               "suites": {s.name: {**s.to_dict(), "success": results[s.name].to_dict()} for s in suites}}
     if any(s.stand_in for s in suites):
         record["note"] = STAND_IN_NOTE
@@ -32,7 +35,8 @@ def build_eval_report(record: dict, suites: list[Suite], results: dict[str, Succ
         f"# Evaluation of `{policy}` on held-out simulation suites",
         "",
         (f"{record['episodes']} episodes per suite, reset seeds {record['seed']} to "
-         f"{record['seed'] + record['episodes'] - 1} in every suite (the same object draws), "
+         f"{record['seed'] + record['episodes'] - 1} in every suite (the same object draws; target split: "
+         f"{record.get('split') or 'none'}), "
          f"{record['image_size']}x{record['image_size']} images. Intervals are 95% Wilson score intervals."),
         "",
         table(["suite", "success", "95% interval", "successes", "what it changes"], rows),

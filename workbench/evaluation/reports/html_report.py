@@ -170,7 +170,8 @@ def _evaluation(run: Path, trained: dict | None, explorer: dict | None, top: dic
                      entry.get("description", "")])
         results[name] = {"trained QT-Opt": _rate(mine), "explorer": _rate(base)}
     parts = [f"<p>{trained['episodes']} episodes per suite and policy, the same scenes for both (reset seeds "
-             f"{trained['seed']} to {trained['seed'] + trained['episodes'] - 1}), held-out test objects, "
+             f"{trained['seed']} to {trained['seed'] + trained['episodes'] - 1}{_split_words(trained)}), held-out "
+             "test objects, "
              f"{trained['image_size']}x{trained['image_size']} images. Intervals: 95% Wilson; the paired "
              f"difference (trained - explorer, points) compares the two on the same episodes, with a 95% "
              f"Student-t interval.</p>",
@@ -185,6 +186,14 @@ def _evaluation(run: Path, trained: dict | None, explorer: dict | None, top: dic
         parts.insert(0, f"<p>Pooled over the held-out simulation suites ({', '.join(top['suites'])}): "
                         f"trained {_pct(top['trained'])}, explorer {_pct(top['explorer'])}.</p>")
     return "".join(parts)
+
+
+def _split_words(record: dict) -> str:
+    """Which target split an evaluation's seeds come from: what a reader needs to trust a held-out figure."""
+    split = record.get("split")
+    if split == "test":
+        return ": the test split, which no study or choice of profile saw"
+    return f": the {split} split" if split else ""
 
 
 def _headline(top: dict | None) -> str:
@@ -250,8 +259,11 @@ def _study(run: Path) -> str:
         return _missing("the study stage has not run")
     trials = summary["trials"]
     objective = ", ".join(f"{o['metric']} ({o['direction']})" for o in summary["objectives"])
-    parts = [f"<p>Study <code>{_e(summary['study'])}</code>: {_e(summary['description'])}. Objective: "
-             f"{_e(objective)}. Trials: {_e(', '.join(f'{n} {s}' for s, n in sorted(summary['states'].items())))}; "
+    split = summary.get("split") or next((t.get("split") for t in trials if t.get("split")), None)
+    measured_on = f" Measured on the {split} split of the target." if split else ""
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary["states"].items()))
+    parts = [f"<p>Study <code>{_e(summary['study'])}</code>: {_e(summary['description'])}.{_e(measured_on)} "
+             f"Objective: {_e(objective)}. Trials: {_e(states)}; "
              f"storage <code>{_e(summary['storage'])}</code>. A smoke-size study: its trials train tiny policies "
              "for a few hundred steps, so it shows the machinery, not a tuned profile.</p>"]
     best = summary.get("best") or {}
