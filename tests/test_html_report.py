@@ -184,6 +184,10 @@ def test_report_shows_the_profile_diff_the_study_and_the_cem_choice(run_dir):
     manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
     assert (manifest["cem"]["iterations"], manifest["cem"]["samples"]) == (2, 64)  # the choice, not act_cem
     assert manifest["cem"]["latency_budget_ms"] == 20.0 and manifest["cem"]["measured_latency_ms"] == 1.9
+    from policies.runtime.bundle import open_bundle
+
+    bundle = open_bundle(run_dir / "bundle")  # the torch-free runtime reads the choice
+    assert (bundle.cem.iterations, bundle.latency_budget_ms, bundle.measured_latency_ms) == (2, 20.0, 1.9)
 
 
 def test_report_renders_in_headless_chromium_with_every_image_loaded(run_dir):
