@@ -75,7 +75,7 @@ def test_cem_choice_is_the_fastest_within_the_best_interval_under_the_budget():
 
 @pytest.mark.parametrize("decision", ["study", "default"])
 def test_the_chosen_profile_reaches_the_finetune_config(tmp_path, monkeypatch, decision):
-    import workbench.training.pipeline as pipeline
+    from workbench.training import pipeline
 
     run = make_run(tmp_path / "run", image_size=32)
     (run / CHOICE).write_text(json.dumps({"decision": decision}))
