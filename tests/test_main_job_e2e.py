@@ -40,6 +40,7 @@ def test_killed_during_finetuning_the_rerun_continues_and_finishes(tmp_path, mon
     # The tune study's trials started from the warm start; the default profile's own values ran first.
     summary = json.loads((run / "study" / "summary.json").read_text())
     assert summary["default_trial"] == 0 and summary["eval"]["seed"] == 900000
+    assert summary["states"].get("complete", 0) == TINY.tune_trials, [t["reason"] for t in summary["trials"]]
     trial = json.loads((run / "study" / "trials" / "00000" / "trial.json").read_text())
     assert trial["config"]["train"]["init_checkpoint"] == str((run / "warmstart.safetensors").resolve())
 
@@ -65,7 +66,7 @@ def test_killed_during_finetuning_the_rerun_continues_and_finishes(tmp_path, mon
     assert (run / "report.html").is_file()
     page = (run / "report.html").read_text()
     assert "Held-out success (simulation suites pooled)" in page and "stage has not run" not in page
-    assert "Training profile:" in page and "objective history" in page and "Acting CEM" in page
+    assert "Training profile:" in page and 'alt="objective history"' in page and "Acting CEM" in page
     # Trained against explorer on the same episodes: the paired difference, pooled and per suite.
     evaluated = records["evaluate"]["summary"]
     paired = evaluated["headline"]["paired"]
