@@ -1,51 +1,85 @@
-"""The quick study (``studies/quick.toml``) inside a run directory, as ``workbench run`` runs it.
+"""The tune study (``studies/tune.toml``) inside a run directory, as ``workbench run`` runs it.
 
-The study file is the shipped one with four values changed: its directory and SQLite
-storage are ``<directory>`` and ``<directory>/study.db``, its trial count and minutes are
-the caller's (scaled by ``workbench run --budget``), and its seeds are the run's. A rerun
-joins the same study in its storage: completed trials are kept, an interrupted one is
-marked failed, and the trial budget counts every finished trial.
+The study file is the shipped one with the run's values: its directory and SQLite storage are
+``<directory>`` and ``<directory>/study.db``; its trial count and minutes, learner steps,
+recorded trajectories and episodes are the caller's (scaled by ``workbench run --budget``); its
+seeds are the run's; and its trials start from the run's warm start (``train.init_checkpoint``)
+with the run's network (``train.qtopt``). A rerun joins the same study in its storage: completed
+trials are kept, an interrupted one is marked failed, and the trial budget counts every finished
+trial.
 
 Besides the study's own report (``<directory>/report/``) and best trial (``<directory>/best/``),
-``summary.json`` holds what the run's HTML report draws: every trial's metrics and
-parameters, the parameter importances and the axes of the Pareto front.
+``summary.json`` holds what the run's HTML report and the confirm stage read: every trial's
+metrics, parameters and directory, which trial ran the base profile's own values
+(``default_trial``), the parameter importances and the axes of the Pareto front.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
 
 from policies.runtime.files import atomic_write_bytes
 from studies.metrics import METRICS
-from studies.spec import parse_study, read_study_text
+from studies.spec import Study, parse_study, read_study_text
+from studies.trial_config import PIPELINE_OWN
 from workbench.errors import UserError
 
-QUICK_STUDY = Path(__file__).parent / "quick.toml"
+TUNE_STUDY = Path(__file__).parent / "tune.toml"
 
 
-def quick_study_spec(directory: Path, *, trials: int, minutes: float, seed: int):
+@dataclass(frozen=True)
+class TuneSettings:
+    """What ``workbench run`` changes in ``studies/tune.toml``."""
+
+    trials: int
+    minutes: float
+    seed: int
+    warm_start: Path  # the checkpoint every trial starts from
+    steps: int  # learner steps per trial
+    trajectories: int  # recorded explorer trajectories, re-rendered per trial
+    eval_episodes: int  # success episodes per trial (the tune split's first ones)
+    labelled_episodes: int  # labelled target episodes (opc_auc)
+    train: dict = field(default_factory=dict)  # the run's PipelineConfig values (its network: qtopt)
+
+
+def tune_study_spec(directory: Path, settings: TuneSettings) -> Study:
     import tomllib
 
-    data = tomllib.loads(read_study_text(QUICK_STUDY))
+    data = tomllib.loads(read_study_text(TUNE_STUDY))
     data["study"].update(directory=str(directory), storage=f"sqlite:///{directory / 'study.db'}")
-    data["budget"].update(trials=trials, minutes=minutes)
-    data["sampler"]["seed"] = seed
-    data["base"]["seed"] = seed
-    return parse_study(tomli_w.dumps(data), f"{QUICK_STUDY} (in {directory})")
+    data["budget"].update(trials=settings.trials, minutes=settings.minutes)
+    data["sampler"]["seed"] = settings.seed
+    data["base"]["seed"] = settings.seed
+    data["base"]["collect"]["episodes"] = settings.trajectories
+    data["base"]["eval"].update(episodes=settings.eval_episodes, labelled_episodes=settings.labelled_episodes)
+    train = {key: value for key, value in settings.train.items() if key not in PIPELINE_OWN}
+    data["base"]["train"] = {**data["base"]["train"], **train, "offline_steps": settings.steps, "finetune_steps": 0,
+                             "checkpoint_every": settings.steps, "init_checkpoint": str(settings.warm_start)}
+    return parse_study(tomli_w.dumps(data), f"{TUNE_STUDY} (in {directory})")
 
 
-def run_quick_study(directory: str | Path, *, trials: int, minutes: float, seed: int) -> dict:
-    """Run (or continue) the quick study in ``directory``; write its report, best trial and summary.json."""
-    from studies.best import write_best
-    from studies.report import load_study, trial_rows, write_report
+def run_tune_study(directory: str | Path, settings: TuneSettings) -> dict:
+    """Run (or continue) the tune study in ``directory``; write its report, best trial and summary.json."""
     from studies.runner import run_study
 
     directory = Path(directory)
-    spec = quick_study_spec(directory, trials=trials, minutes=minutes, seed=seed)
+    spec = tune_study_spec(directory, settings)
     run = run_study(spec, workers=1, fail_running=True)  # nobody else works on this storage
+    summary = write_summary(spec, directory, run, {"trials": settings.trials, "minutes": settings.minutes})
+    return {"trials": sum(run["states"].values()), "states": run["states"], "best_trial": summary["best"].get("trial"),
+            "best_metrics": summary["best"].get("metrics"), "default_trial": summary["default_trial"],
+            "importances": summary["importances"]}
+
+
+def write_summary(spec: Study, directory: Path, run: dict, budget: dict) -> dict:
+    """The study's report, best trial and ``summary.json`` (what report.html draws)."""
+    from studies.best import write_best
+    from studies.report import load_study, trial_rows, write_report
+
     report = write_report(spec, directory / "report")
     try:
         best = write_best(spec, directory / "best" / "profile.toml", force=True)
@@ -53,19 +87,32 @@ def run_quick_study(directory: str | Path, *, trials: int, minutes: float, seed:
         best = {"error": str(error)}
     study = load_study(spec)
     importances, note = parameter_importances(study)
+    trials = trial_rows(study, spec)
     # Pareto axes: the objectives, or for one objective that objective and the first recorded metric.
     axes = spec.metrics if spec.multi_objective else spec.metrics + list(spec.file.study.record)[:1]
     summary = {
         "study": spec.name, "description": spec.file.study.description, "storage": spec.storage_url,
         "objectives": [{"metric": m, "direction": d} for m, d in zip(spec.metrics, spec.directions)],
         "pareto_axes": [{"metric": m, "direction": METRICS[m].direction} for m in axes],
-        "budget": {"trials": trials, "minutes": minutes}, "states": run["states"], "seconds": run["seconds"],
-        "trials": trial_rows(study, spec), "importances": importances, "importances_note": note,
+        "budget": budget, "states": run["states"], "seconds": run["seconds"],
+        "eval": spec.base.eval.model_dump(mode="json"), "trials": trials,
+        "default_trial": default_trial(spec, trials), "importances": importances, "importances_note": note,
         "best": best, "report": report["html"],
     }
     atomic_write_bytes(directory / "summary.json", json.dumps(summary, indent=2, default=str).encode())
-    return {"trials": sum(run["states"].values()), "states": run["states"], "best_trial": best.get("trial"),
-            "best_metrics": best.get("metrics"), "importances": importances}
+    return summary
+
+
+def default_trial(spec: Study, trials: list[dict]) -> int | None:
+    """The first trial that ran the first enqueued parameters (the base profile's own values), if any."""
+    enqueued = spec.enqueued()
+    if not enqueued:
+        return None
+    wanted = enqueued[0]
+    for trial in trials:
+        if trial["params"] and all(trial["params"].get(k) == v for k, v in wanted.items()):
+            return trial["number"]
+    return None
 
 
 def parameter_importances(study) -> tuple[dict | None, str]:

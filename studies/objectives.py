@@ -118,7 +118,8 @@ class PipelineObjective:
         atomic_write_bytes(profile_path, format_profile(resolved.profile).encode())
         pipeline = resolved.pipeline.model_copy(update={"profile": str(profile_path)})
         train_path = folder / "train.toml"
-        atomic_write_bytes(train_path, tomli_w.dumps(pipeline.model_dump(mode="json")).encode())
+        # TOML has no None: an unset optional value (init_checkpoint, finetune_profile) is left out.
+        atomic_write_bytes(train_path, tomli_w.dumps(pipeline.model_dump(mode="json", exclude_none=True)).encode())
         qcfg = pipeline.qtopt
         cem = resolved.cem(qcfg.act_cem)
         run_dir = folder / "run"

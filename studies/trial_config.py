@@ -41,7 +41,7 @@ from workbench.evaluation.target_splits import (
     SeedSplit,
     suite_split,
 )
-from workbench.training.config import PipelineConfig
+from workbench.training.config import PipelineConfig, check_init_checkpoint
 
 ROOTS = ("randomizers", "train", "cem", "collect", "eval", "seed", "scene", "profile")
 PIPELINE_OWN = ("seed", "scene", "profile")  # set at the top of [base], not inside [base.train]
@@ -200,9 +200,10 @@ def load_base(data: dict, kind: str, source: str) -> tuple[BaseConfig, Profile]:
         raise UserError(f"{source}: base.train.{own[0]}: set {own[0]} at the top of [base], not in [base.train]")
     if kind == "pipeline":
         try:
-            pipeline_config(base, "default")
+            pipeline = pipeline_config(base, "default")
         except ConfigError as error:
             raise UserError(f"{source}: {error}") from None
+        check_init_checkpoint(pipeline, f"{source}: base.train")  # a warm start's file, before any trial
         if base.run is not None:
             raise UserError(f"{source}: base.run = {base.run!r}: a pipeline study trains its own runs; "
                             "base.run is for kind 'cem'")

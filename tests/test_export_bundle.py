@@ -159,7 +159,8 @@ def test_export_refuses_to_overwrite_unless_forced(runs, tmp_path):
         export_run(run, out)
     export_run(run, out, force=True, seed=9)
     assert (out / "manifest.json").read_bytes() != first
-    open_bundle(out)
+    bundle = open_bundle(out)
+    assert bundle.latency_budget_ms is None and bundle.measured_latency_ms is None  # no CEM choice: none recorded
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
 
 

@@ -85,17 +85,45 @@ def write_study_summary(run) -> None:
     trials = [{"number": i, "state": state, "values": values, "metrics": metrics, "split": "tune", "params": params,
                "reason": reason}
               for i, (state, values, metrics, params, reason) in enumerate([
-                  ("complete", [0.61], {"opc_auc": 0.61, "success": 0.0}, {"a": 1.5, "b": 2.0}, None),
-                  ("complete", [0.55], {"opc_auc": 0.55, "success": 0.1}, {"a": 0.9, "b": 7.0}, None),
-                  ("complete", [0.50], {"opc_auc": 0.50, "success": 0.0}, {"a": 2.5, "b": 4.0}, None),
-                  ("pruned", [0.4], None, {"a": 2.9, "b": 1.0}, "median pruner at step 60")])]
+                  ("complete", [0.2], {"success": 0.2, "opc_auc": 0.61}, {"a": 1.5, "b": 2.0}, None),
+                  ("complete", [0.3], {"success": 0.3, "opc_auc": 0.55}, {"a": 0.9, "b": 7.0}, None),
+                  ("complete", [0.1], {"success": 0.1, "opc_auc": 0.50}, {"a": 2.5, "b": 4.0}, None),
+                  ("fail", None, None, {"a": 2.9, "b": 1.0}, "timed out")])]
     write_json(run / "study" / "summary.json", {
-        "study": "quick", "description": "a fixture study", "storage": f"sqlite:///{run}/study/study.db",
-        "objectives": [{"metric": "opc_auc", "direction": "maximize"}],
-        "pareto_axes": [{"metric": "opc_auc", "direction": "maximize"}, {"metric": "success", "direction": "maximize"}],
-        "budget": {"trials": 4, "minutes": 1}, "states": {"complete": 3, "pruned": 1}, "seconds": 10.0,
+        "study": "tune", "description": "a fixture study", "storage": f"sqlite:///{run}/study/study.db",
+        "objectives": [{"metric": "success", "direction": "maximize"}],
+        "pareto_axes": [{"metric": "success", "direction": "maximize"}, {"metric": "opc_auc", "direction": "maximize"}],
+        "budget": {"trials": 4, "minutes": 1}, "states": {"complete": 3, "fail": 1}, "seconds": 10.0,
+        "eval": {"suite": "proxy-real", "seed": 900000, "episodes": 50}, "default_trial": 0,
         "trials": trials, "importances": {"a": 0.7, "b": 0.3}, "importances_note": "PED-ANOVA (Optuna's default)",
-        "best": {"trial": 0, "metrics": {"opc_auc": 0.61, "success": 0.0}, "params": {"a": 1.5, "b": 2.0}}})
+        "best": {"trial": 1, "metrics": {"success": 0.3, "opc_auc": 0.55}, "params": {"a": 0.9, "b": 7.0}}})
+
+
+def write_choices(run) -> None:
+    """choice.json (the study's profile won, paired) and cem_choice.json plus the acting CEM they chose."""
+    from policies.runtime.cem import CEMConfig
+    from workbench.evaluation.tune_choice import choose_cem
+    from workbench.rollout.qtopt_policy import write_acting_cem
+
+    rate = wilson_interval(40, 100).to_dict()
+    write_json(run / "choice.json", {
+        "split": "tune", "suite": "proxy-real", "first_seed": 900050, "episodes": 100, "decision": "study",
+        "reason": "the study's choice beats default on the tune split", "profile": "profile.toml",
+        "paired": {"difference": 0.06, "low": -0.02, "high": 0.14, "episodes": 100, "a_only": 12, "b_only": 6},
+        "study": {"trial": 1, "tune_metrics": {"success": 0.3}, "confirm": {"success": rate}},
+        "default": {"trial": 0, "tune_metrics": {"success": 0.2}, "confirm": {"success": wilson_interval(34, 100)
+                                                                              .to_dict()}},
+        "diff": [{"path": "camera.fovy_offset_deg.high", "default": 3.0, "chosen": 7.25}]})
+    results = [{"cem": {"iterations": i, "samples": k, "elites": e, "initial_std": 0.5},
+                "success": wilson_interval(n, 100).to_dict(), "latency_ms": ms}
+               for (i, k, e), n, ms in (((1, 64, 6), 25, 1.0), ((2, 64, 6), 41, 1.9), ((3, 256, 10), 43, 30.0))]
+    choice = choose_cem(results, 20.0)
+    write_json(run / "cem_choice.json", {"split": "tune", "suite": "proxy-real", "first_seed": 900050,
+                                         "episodes": 100, **choice})
+    chosen = next(row for row in choice["rows"] if row["chosen"])
+    write_acting_cem(run, CEMConfig(**choice["cem"]), {"latency_budget_ms": 20.0,
+                                                       "measured_latency_ms": chosen["latency_ms"],
+                                                       "chosen_by": choice["rule"]})
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +135,17 @@ def run_dir(tmp_path_factory):
     ctx = StageContext(run, 0, plan, 0.0)
     markers = {"scene-sheet": scene_sheet(ctx), "randomization-sheet": randomization_sheet(ctx),
                "collect": {"episodes": 40, "explorer_success": 0.2, "episodes_on_disk": 40},
-               "train": {"learner_step": 300, "offline_steps": 200, "offline_episodes": 44, "online_episodes": 6,
-                         "online_success_rate": 0.5, "stopped_by": "time", "plan_minutes": 0.5}}
+               "warm-start": {"learner_step": 200, "offline_steps": 200, "offline_episodes": 44, "online_episodes": 0,
+                              "online_success_rate": None, "stopped_by": "steps", "plan_minutes": 0.5},
+               "finetune": {"learner_step": 300, "offline_steps": 200, "offline_episodes": 44, "online_episodes": 6,
+                            "online_success_rate": 0.5, "stopped_by": "steps", "profile": "profile.toml"}}
     history = [{"step": s, "loss": 0.7 - s / 1000, "mean_q": 0.3, "target_q": 0.3, "collect_success": None}
                for s in range(100, 400, 100)]
     write_json(run / "history.json", history)  # no learning_curve.png: the report re-plots it
     write_eval_reports(run)
     write_transfer_report(run)
     write_study_summary(run)
+    write_choices(run)
     markers["export"] = export_stage(ctx)
     markers["drive"] = drive_stage(ctx)
     for key, summary in markers.items():
@@ -143,6 +174,21 @@ def test_report_has_every_section_and_no_script_or_external_reference(run_dir):
     assert "Not available" not in page
     assert "<script" not in page.lower()
     assert "http://" not in page and "https://" not in page
+
+
+def test_report_shows_the_profile_diff_the_study_and_the_cem_choice(run_dir):
+    page = (run_dir / "report.html").read_text()
+    for text in ("Training profile: <b>the study&#x27;s choice</b>", "camera.fovy_offset_deg.high", "7.25",
+                 "Paired difference study - default: +6.0 [-2.0, +14.0]", "objective history", "(default)",
+                 "split <b>tune</b>", "Acting CEM", "2x64x6", "chosen", "latency budget 20 ms"):
+        assert text in page, text
+    manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
+    assert (manifest["cem"]["iterations"], manifest["cem"]["samples"]) == (2, 64)  # the choice, not act_cem
+    assert manifest["cem"]["latency_budget_ms"] == 20.0 and manifest["cem"]["measured_latency_ms"] == 1.9
+    from policies.runtime.bundle import open_bundle
+
+    bundle = open_bundle(run_dir / "bundle")  # the torch-free runtime reads the choice
+    assert (bundle.cem.iterations, bundle.latency_budget_ms, bundle.measured_latency_ms) == (2, 20.0, 1.9)
 
 
 def test_report_renders_in_headless_chromium_with_every_image_loaded(run_dir):

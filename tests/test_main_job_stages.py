@@ -70,7 +70,8 @@ def test_budget_scales_time_and_episodes_with_floors():
     plan, doubled, tiny = Plan(), Plan().scaled(2.0), Plan().scaled(0.01)
     assert doubled.training.minutes == 2 * plan.training.minutes
     assert doubled.collect_minutes == 2 * plan.collect_minutes and doubled.eval_episodes == 2 * plan.eval_episodes
-    assert tiny.eval_episodes >= 4 and tiny.study_trials >= 3 and tiny.transfer_images >= 20
+    assert tiny.eval_episodes >= 4 and tiny.tune_trials >= 2 and tiny.transfer_images >= 20
+    assert doubled.tune_trials == 2 * plan.tune_trials and doubled.tune_steps == 2 * plan.tune_steps
 
 
 def test_a_rerun_must_keep_the_seed_and_budget(tmp_path):

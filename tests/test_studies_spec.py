@@ -14,7 +14,7 @@ from workbench import cli
 STUDIES = Path(__file__).resolve().parent.parent / "studies"
 
 
-@pytest.mark.parametrize("name", ["quick", "cem", "randomization"])
+@pytest.mark.parametrize("name", ["quick", "cem", "randomization", "tune"])
 def test_shipped_study_files_load(name):
     spec = load_study_file(STUDIES / f"{name}.toml")
     assert spec.name == name and spec.params
@@ -24,6 +24,20 @@ def test_shipped_study_files_load(name):
 def test_quick_is_single_objective_with_a_pruner_and_visual_only():
     spec = load_study_file(STUDIES / "quick.toml")
     assert len(spec.metrics) == 1 and spec.file.pruner.name != "none" and spec.visual_only()
+
+
+def test_tune_scores_success_on_the_tune_split_and_runs_the_default_values_first():
+    from randomizers import get_path, load_profile
+
+    spec = load_study_file(STUDIES / "tune.toml")
+    assert spec.metrics == ["success"] and "opc_auc" in spec.file.study.record and spec.visual_only()
+    assert spec.base.eval.seed == 900_000 and spec.base.eval.episodes == 50  # the tune split's first 50 seeds
+    assert spec.base.collect.reuse == "rerender" and spec.base.train["finetune_steps"] == 0
+    default = load_profile("default")
+    (first,) = spec.enqueued()
+    assert set(first) == {p.path for p in spec.params}
+    for path, value in first.items():  # the default profile's own values, each inside its searched range
+        assert value == get_path(default, path.removeprefix("randomizers.")), path
 
 
 def test_randomization_and_cem_are_multi_objective_with_early_stopping():

@@ -58,3 +58,36 @@ def test_the_collector_ran_its_schedule_and_the_learner_took_it(two_runs):
         x, y = read_episode(first / "online" / name), read_episode(second / "online" / name)
         assert np.array_equal(x.actions, y.actions) and np.array_equal(x.images, y.images)
     assert not list((first / "acting").glob("step-*"))  # every published weight file was used and removed
+
+
+def run_in_two_calls(run_dir: Path) -> dict:
+    """As `workbench run` trains: the offline phase alone (finetune_steps 0), then config.json gets
+    finetune_steps and finetune_profile and the run resumes at its phase switch."""
+    import json
+
+    collect_explorer(run_dir, scene="bin_grasp", profile="default", seed=3, image_size=64, episodes=4, workers=2)
+    first = train_with_collector(run_dir, OVERRIDES, offline_steps=8, finetune_steps=0)
+    assert first["learner_step"] == 8
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "finetune_steps": 16, "finetune_profile": "none"}))
+    return train_with_collector(run_dir, {}, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def split_runs(tmp_path_factory):
+    return [(path, run_in_two_calls(path)) for path in (tmp_path_factory.mktemp("c") / "run",
+                                                          tmp_path_factory.mktemp("d") / "run")]
+
+
+def test_a_run_resumed_at_its_phase_switch_collects_under_the_finetune_profile_and_repeats(split_runs):
+    (first, summary), (second, _) = split_runs
+    assert summary["resumed"] and summary["learner_step"] == 24
+    beside = sorted((first / "offline").glob("beside-*"))
+    online = sorted((first / "online").glob("collector-*"))
+    assert len(beside) == 4 and len(online) == 6
+    assert {read_episode(p).info["profile"] for p in beside} == {"default"}  # the offline phase's profile
+    assert {read_episode(p).info["profile"] for p in online} == {"none"}  # finetuning's
+    a = safetensors.numpy.load((first / "checkpoint.safetensors").read_bytes())
+    b = safetensors.numpy.load((second / "checkpoint.safetensors").read_bytes())
+    for name in a:  # the same config, seed and phase switch: the same run
+        assert np.array_equal(a[name], b[name]), name

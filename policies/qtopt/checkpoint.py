@@ -168,13 +168,9 @@ def _optimizer_state(path: Path, meta: dict, tensors: dict[str, np.ndarray], lea
     return {"state": state, "param_groups": param_groups}
 
 
-def load_checkpoint(path: str | os.PathLike, learner: Learner) -> CheckpointInfo:
-    """Restore ``learner`` in place from ``path``; CheckpointError names the file and the problem.
-
-    Everything is validated before anything is assigned.
-    """
-    path = Path(path)
-    meta, tensors = _read(path)
+def _network_arrays(path: Path, meta: dict, tensors: dict[str, np.ndarray],
+                    learner: Learner) -> dict[str, dict[str, torch.Tensor]]:
+    """The three networks' tensors from the file, checked against ``learner`` (arch, image size, shapes)."""
     if meta["arch"] != learner.qnet.arch:
         raise CheckpointError(path, f"checkpoint is for arch {meta['arch']!r}, the learner is {learner.qnet.arch!r}")
     if meta["image_size"] != learner.qnet.image_size:
@@ -191,21 +187,61 @@ def load_checkpoint(path: str | os.PathLike, learner: Learner) -> CheckpointInfo
     unexpected = sorted(n for n in tensors if n not in known and not n.startswith("optimizer."))
     if unexpected:
         raise CheckpointError(path, f"unexpected tensor(s) {', '.join(unexpected[:5])}")
-    try:
-        optimizer_state = _optimizer_state(path, meta, tensors, learner)
-        config = QTOptConfig.model_validate(meta["config"]) if meta["config"] is not None else None
-    except CheckpointError:
-        raise
-    except Exception as error:  # malformed JSON structure or an invalid stored config
-        raise CheckpointError(path, f"malformed metadata: {error}") from None
+    return network_states
 
+
+def _assign_networks(learner: Learner, network_states: dict[str, dict[str, torch.Tensor]]) -> None:
     learner.qnet.load_state_dict(network_states["online"])
     learner.targets.polyak.load_state_dict(network_states["polyak"])
     learner.targets.lagged.load_state_dict(network_states["lagged"])
+
+
+def _stored_config(path: Path, meta: dict) -> QTOptConfig | None:
+    try:
+        return QTOptConfig.model_validate(meta["config"]) if meta.get("config") is not None else None
+    except (ValueError, TypeError) as error:  # an invalid stored config (pydantic's ValidationError is a ValueError)
+        raise CheckpointError(path, f"malformed metadata: {error}") from None
+
+
+def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
+    """What a checkpoint holds (arch, image size, step, stored config), without a learner to load it into."""
+    path = Path(path)
+    meta, _ = _read(path)
+    return CheckpointInfo(meta["arch"], meta["image_size"], int(meta["learner_step"]), _stored_config(path, meta))
+
+
+def load_checkpoint(path: str | os.PathLike, learner: Learner) -> CheckpointInfo:
+    """Restore ``learner`` in place from ``path``; CheckpointError names the file and the problem.
+
+    Everything is validated before anything is assigned.
+    """
+    path = Path(path)
+    meta, tensors = _read(path)
+    network_states = _network_arrays(path, meta, tensors, learner)
+    try:
+        optimizer_state = _optimizer_state(path, meta, tensors, learner)
+    except CheckpointError:
+        raise
+    except Exception as error:  # malformed JSON structure
+        raise CheckpointError(path, f"malformed metadata: {error}") from None
+    config = _stored_config(path, meta)
+
+    _assign_networks(learner, network_states)
     learner.optimizer.load_state_dict(optimizer_state)
     learner.step_count = int(meta["learner_step"])
     learner.targets.polyak_tau = float(meta["polyak_tau"])
     learner.targets.lagged_period = int(meta["lagged_period"])
+    return CheckpointInfo(meta["arch"], meta["image_size"], int(meta["learner_step"]), config)
+
+
+def load_networks(path: str | os.PathLike, learner: Learner) -> CheckpointInfo:
+    """Only the networks (online and both targets) from ``path`` into ``learner``: its step count,
+    optimizer and target settings stay as they are (a warm start). Validated before anything is assigned."""
+    path = Path(path)
+    meta, tensors = _read(path)
+    network_states = _network_arrays(path, meta, tensors, learner)
+    config = _stored_config(path, meta)
+    _assign_networks(learner, network_states)
     return CheckpointInfo(meta["arch"], meta["image_size"], int(meta["learner_step"]), config)
 
 

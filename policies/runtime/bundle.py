@@ -86,6 +86,10 @@ class Bundle:
     golden: GoldenSpec
     onnx_file: str
     fingerprint: str  # SHA-256 of manifest.json: names this exact bundle (it holds every file's hash)
+    # How the CEM was chosen (optional: bundles exported without a choice have neither): the latency
+    # budget one action had, and the median action latency measured when choosing (ms).
+    latency_budget_ms: float | None = None
+    measured_latency_ms: float | None = None
 
     @property
     def onnx_path(self) -> Path:
@@ -248,6 +252,8 @@ def open_bundle(path: str | os.PathLike) -> Bundle:
         cem = CEMConfig(iterations=f.integer("cem.iterations", 1, MAX_CEM_ITERATIONS),
                         samples=f.integer("cem.samples", 1, MAX_CEM_SAMPLES),
                         elites=f.integer("cem.elites", 1, MAX_CEM_SAMPLES), initial_std=f.number("cem.initial_std"))
+        latency = {key: f.number(f"cem.{key}") if key in manifest["cem"] else None
+                   for key in ("latency_budget_ms", "measured_latency_ms")}
         if cem.iterations * cem.samples > MAX_CEM_SCORES:
             raise BundleError(f.path, f"field cem.samples = {cem.samples} with cem.iterations = {cem.iterations}: "
                               f"{cem.iterations * cem.samples} Q-network scores per action, over the limit "
@@ -274,4 +280,4 @@ def open_bundle(path: str | os.PathLike) -> Bundle:
         raise BundleError(f.path, f"{fields} edited after export: the manifest does not match its "
                           f"{INTEGRITY_KEY} digest")
     return Bundle(bundle_dir, manifest, image, actions, cem, control_rate, safety, golden, onnx_file,
-                  hashlib.sha256(raw).hexdigest())
+                  hashlib.sha256(raw).hexdigest(), **latency)

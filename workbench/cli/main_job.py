@@ -1,27 +1,42 @@
 """`workbench run`: the main job, stage by stage, cached in the run directory.
 
 On the embedded defaults (the built-in scene, the ``default`` profile, SQLite in the run
-directory, CPU) the stages are:
+directory, CPU) the stages are, with their time at ``--budget 1`` on two idle cores:
 
  1. scene sheet            scene_sheet.png: the scene's canonical look, 16 scenes
- 2. randomization sheet    randomization_sheet.png: first frames under the training profile
- 3. collect                offline/: explorer episodes from two processes (time budget)
- 4. train                  QT-Opt with a collector process beside the trainer (time budget):
-                           config.json, checkpoint.safetensors, history.json, learning_curve.png
- 5. study                  study/: the quick randomization study (studies/quick.toml), SQLite storage
- 6. evaluate               reports/eval-all/ (trained policy) and baselines/explorer/eval-all/ on every
-                           held-out suite, proxy-real included, 95% Wilson intervals
- 7. transfer               proxy-real/ (simulated stand-in data) and reports/transfer-proxy-real/
- 8. export                 bundle/: ONNX + manifest, verified by the torch-free runtime
- 9. drive                  drive.json: the bundle closed loop through the sim driver vs the run
-10. report                 report.html (self-contained)
+ 2. randomization sheet    randomization_sheet.png: first frames under the ``default`` profile
+ 3. collect (~3 min)       offline/: explorer episodes under ``default`` from two processes
+ 4. warm start (~5.5 min) QT-Opt's offline phase with a collector process beside the trainer:
+                           config.json, checkpoint.safetensors, copied to warmstart.safetensors
+ 5. tune (~4 min)          study/: the tune study (studies/tune.toml, SQLite storage): each trial starts
+                           from the warm start, trains on recorded explorer trajectories re-rendered under
+                           its visual ranges, and scores success on proxy-real's tune split; the ``default``
+                           profile's own values run first
+ 6. confirm (~1 min)       the best trial and the default trial re-measured on fresh tune episodes, paired:
+                           the study's profile only if it beats default, else default (and the job says so);
+                           profile.toml (the chosen profile) and choice.json
+ 7. finetune (~8.5 min)   joint finetuning from the warm start, the collector process collecting under the
+                           chosen profile (config.json's finetune_profile); history.json, learning_curve.png
+ 8. choose CEM (~1 min)    acting CEM candidates on the tune split: the fastest within the best's 95%
+                           interval under the latency budget (``Plan.latency_budget_ms``): acting_cem.json,
+                           cem_choice.json; evaluation, export and drive act with it
+ 9. evaluate (~4 min)      reports/eval-all/ (trained policy) and baselines/explorer/eval-all/ on every
+                           held-out suite (the test split), proxy-real included, 95% Wilson intervals
+10. transfer               proxy-real/ (simulated stand-in data) and reports/transfer-proxy-real/
+11. export                 bundle/: ONNX + manifest (the chosen CEM, its latency budget and measured latency),
+                           verified by the torch-free runtime
+12. drive                  drive.json: the bundle closed loop through the sim driver vs the run
+13. report                 report.html (self-contained)
 
 A stage is done when its marker ``stages/<key>.json`` exists (written atomically, last);
 a rerun skips done stages. While a stage runs, ``stages/<key>.attempt.json`` records the
 time it has spent, so a time-budgeted stage that was killed continues with what is left
 of its budget (training resumes from its checkpoint with the config it started with).
 
-The training stage's budget and config are in ``TRAINING`` below: the one place to tune them.
+The run is one training run in two calls: the warm start is its offline phase (config.json with
+``finetune_steps`` 0, recorded in the warm start's marker); the finetune stage sets
+``finetune_steps`` and ``finetune_profile`` in config.json and resumes it at its phase switch.
+The training budget and config are in ``TRAINING`` below: the one place to tune them.
 """
 
 from __future__ import annotations
@@ -39,7 +54,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from policies.runtime.files import atomic_write_bytes
-from studies.in_run import run_quick_study
 from workbench.errors import UserError
 from workbench.files import write_image_atomic
 
@@ -54,22 +68,40 @@ class TrainingPlan:
     overrides: dict = field(default_factory=dict)
 
 
-# The training budget and config of the main job: change them here.
-# offline_share 0.4 as `bench learn`: the policy improved during finetuning, not offline.
-TRAINING = TrainingPlan(minutes=16.0, offline_share=0.4, overrides={})
+# The training budget and config of the main job: change them here. The offline share (the warm
+# start) is 0.4 as `bench learn`: the policy improved during finetuning, not offline.
+TRAINING = TrainingPlan(minutes=14.0, offline_share=0.4, overrides={})
 
 SCENE, PROFILE = "bin_grasp", "default"  # the embedded defaults
 EVAL_SEED = 1000  # held-out episodes reset with EVAL_SEED + run seed + i, as `workbench eval --seed 1000`
+TARGET = "proxy-real"  # the suite whose tune split the tune, confirm and CEM stages see
+CONFIRM_OFFSET = 50  # confirm and CEM: tune seeds from here on (a study's trials use the first ones)
+# Acting CEM candidates (iterations, samples, elites): the paper's 2x64 and wider searches.
+CEM_CANDIDATES = ((1, 64, 6), (2, 64, 6), (2, 128, 8), (3, 256, 10))
+
+WARM_START = "warmstart.safetensors"
+STUDY_DIR = "study"
+CHOSEN_PROFILE = "profile.toml"
+CHOICE = "choice.json"
+CEM_CHOICE = "cem_choice.json"
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What each stage does at ``--budget 1`` (about 28 minutes planned on two idle cores)."""
+    """What each stage does at ``--budget 1`` (about 32 minutes estimated on two idle cores; the estimates run
+    high: the last full run of the old order took 21 minutes against 30 estimated)."""
 
     collect_minutes: float = 3.0
-    training: TrainingPlan = TRAINING
-    study_trials: int = 12
-    study_minutes: float = 4.0  # no trial starts after this
+    training: TrainingPlan = TRAINING  # warm start: the offline share; finetune: the rest
+    tune_trials: int = 4
+    tune_minutes: float = 4.0  # no trial starts after this
+    tune_steps: int = 600  # learner steps per trial, from the warm start
+    tune_trajectories: int = 100  # explorer trajectories recorded once, re-rendered under each trial's profile
+    tune_episodes: int = 50  # success episodes per trial: the tune split's first
+    tune_labelled: int = 50  # labelled target episodes (opc_auc, recorded)
+    confirm_episodes: int = 100  # tune seeds 50..149: the study's choice against default, and the CEM candidates
+    cem_candidates: tuple = CEM_CANDIDATES
+    latency_budget_ms: float = 20.0  # median time of one CEM action (torch, one thread) the bundle may take
     eval_episodes: int = 100  # per suite and policy
     transfer_images: int = 200
     transfer_episodes: int = 60
@@ -79,15 +111,26 @@ class Plan:
 
     def scaled(self, budget: float) -> Plan:
         """``--budget``: time budgets and episode counts times ``budget`` (with floors that keep
-        every stage meaningful)."""
+        every stage meaningful, and caps where the tune split ends)."""
         return dataclasses.replace(
             self, collect_minutes=self.collect_minutes * budget,
             training=dataclasses.replace(self.training, minutes=self.training.minutes * budget),
-            study_trials=max(3, round(self.study_trials * budget)), study_minutes=self.study_minutes * budget,
+            tune_trials=max(2, round(self.tune_trials * budget)), tune_minutes=max(1.0, self.tune_minutes * budget),
+            tune_steps=max(50, round(self.tune_steps * budget)),
+            tune_trajectories=max(8, round(self.tune_trajectories * budget)),
+            tune_episodes=min(50, max(4, round(self.tune_episodes * budget))),
+            tune_labelled=min(50, max(24, round(self.tune_labelled * budget))),
+            confirm_episodes=min(350, max(8, round(self.confirm_episodes * budget))),
             eval_episodes=max(4, round(self.eval_episodes * budget)),
             transfer_images=max(20, round(self.transfer_images * budget)),
             transfer_episodes=max(10, round(self.transfer_episodes * budget)),
             drive_episodes=max(4, round(self.drive_episodes * budget)))
+
+    def training_steps(self) -> tuple[int, int]:
+        """(warm start's offline steps, finetune steps)."""
+        from workbench.training.pipeline import planned_steps
+
+        return planned_steps(self.training.minutes * 60, self.training.offline_share)
 
 
 # -- stages and the runner ------------------------------------------------------------------------
@@ -279,32 +322,178 @@ def collect_stage(ctx: StageContext) -> dict:
             "image_size": config.qtopt.image_size}
 
 
-def train_stage(ctx: StageContext) -> dict:
-    from workbench.training.pipeline import planned_steps, train_with_collector
-
-    plan = ctx.plan.training
-    seconds = plan.minutes * 60
-    history = ctx.run_dir / "history.json"
-
+def _training_status(run_dir: Path) -> Callable[[], dict]:
     def status() -> dict:
-        points = _read_json(history) or [{}]
+        points = _read_json(run_dir / "history.json") or [{}]
         last = points[-1]
         return {"step": last.get("step", 0), "loss": f"{last.get('loss', float('nan')):.3f}",
-                "online": _count(ctx.run_dir / "online", "*.safetensors")}
-
-    with TimeBar("train (trainer + 1 lockstep collector process)", seconds - ctx.spent_before, status):
-        summary = train_with_collector(ctx.run_dir, training_overrides(ctx.plan, ctx.seed),
-                                       *planned_steps(seconds, plan.offline_share))
-    return {**summary, "plan_minutes": plan.minutes, "offline_share": plan.offline_share,
-            "overrides": plan.overrides}
+                "online": _count(run_dir / "online", "*.safetensors")}
+    return status
 
 
-def study_stage(ctx: StageContext) -> dict:
-    """The quick study (``studies.in_run``), in the run directory's study/."""
-    directory = ctx.run_dir / "study"
-    minutes = max(0.2, ctx.plan.study_minutes - ctx.spent_before / 60)
-    with TimeBar("study (quick)", minutes * 60 + 30, lambda: {"trials": _count(directory / "trials", "0*")}):
-        return run_quick_study(directory, trials=ctx.plan.study_trials, minutes=minutes, seed=ctx.seed)
+def warm_start_stage(ctx: StageContext) -> dict:
+    """QT-Opt's offline phase (a collector process beside the trainer), its checkpoint kept as the warm start."""
+    from workbench.training.config import RunPaths
+    from workbench.training.pipeline import NOMINAL_UPDATES_PER_S, train_with_collector
+
+    plan = ctx.plan.training
+    offline, _ = ctx.plan.training_steps()
+    with TimeBar("warm start: offline phase (trainer + 1 lockstep collector process)",
+                 offline / NOMINAL_UPDATES_PER_S - ctx.spent_before, _training_status(ctx.run_dir)):
+        summary = train_with_collector(ctx.run_dir, training_overrides(ctx.plan, ctx.seed), offline, 0)
+    paths = RunPaths(ctx.run_dir)
+    atomic_write_bytes(ctx.run_dir / WARM_START, paths.checkpoint.read_bytes())
+    return {**summary, "warm_start": WARM_START, "config": _read_json(paths.config),
+            "plan_minutes": plan.minutes, "offline_share": plan.offline_share, "overrides": plan.overrides}
+
+
+def tune_settings(ctx: StageContext, minutes: float):
+    from studies.in_run import TuneSettings
+
+    plan = ctx.plan
+    return TuneSettings(trials=plan.tune_trials, minutes=minutes, seed=ctx.seed,
+                        warm_start=(ctx.run_dir / WARM_START).resolve(), steps=plan.tune_steps,
+                        trajectories=plan.tune_trajectories, eval_episodes=plan.tune_episodes,
+                        labelled_episodes=plan.tune_labelled, train=plan.training.overrides)
+
+
+def tune_stage(ctx: StageContext) -> dict:
+    """The tune study (``studies.in_run``), warm-started from the run's offline phase, in study/."""
+    from studies.in_run import run_tune_study
+
+    directory = ctx.run_dir / STUDY_DIR
+    minutes = max(0.2, ctx.plan.tune_minutes - ctx.spent_before / 60)
+    with TimeBar(f"tune study ({ctx.plan.tune_trials} warm-started trials)", minutes * 60 + 60,
+                 lambda: {"trials": _count(directory / "trials", "0*")}):
+        return run_tune_study(directory, tune_settings(ctx, minutes))
+
+
+def _measure_job(job: tuple) -> dict:
+    from workbench.evaluation.tune_choice import measure_on_seeds
+
+    return measure_on_seeds(*job)
+
+
+def _measure_all(jobs: list[tuple], desc: str) -> list[dict]:
+    """``measure_on_seeds`` of every job, two processes, in the jobs' order."""
+    from workbench.training.pipeline import spawn_pool
+
+    with spawn_pool(min(2, len(jobs))) as pool:
+        results = list(tqdm(pool.imap(_measure_job, jobs), total=len(jobs), desc=desc))
+        pool.close()
+        pool.join()
+    return results
+
+
+def confirm_seeds(plan: Plan) -> range:
+    from workbench.evaluation.target_splits import TUNE, suite_split
+
+    return suite_split(TARGET, TUNE).seeds(plan.confirm_episodes, offset=CONFIRM_OFFSET)
+
+
+def confirm_stage(ctx: StageContext) -> dict:
+    """The study's best trial against the default profile's trial on fresh tune episodes, paired; the
+    chosen profile written as profile.toml, the figures and the decision as choice.json."""
+    from randomizers import diff_profiles, format_profile, load_profile
+    from workbench.evaluation.tune_choice import decide_profile
+
+    summary = _read_json(ctx.run_dir / STUDY_DIR / "summary.json") or {}
+    trials = {t["number"]: t for t in summary.get("trials", [])}
+    default_number, best_number = summary.get("default_trial"), (summary.get("best") or {}).get("trial")
+    seeds = confirm_seeds(ctx.plan)
+    sides = {"study": trials.get(best_number), "default": trials.get(default_number)}
+    record = {"split": "tune", "suite": TARGET, "first_seed": seeds[0], "episodes": len(seeds),
+              "study": _trial_figures(sides["study"]), "default": _trial_figures(sides["default"]),
+              "paired": None, "outcomes": {}}
+    if sides["default"] is None or sides["default"]["state"] != "complete":
+        decision = {"chosen": "default", "reason": "the default profile's own trial did not complete, so the "
+                    "study's choice cannot be compared with it; training under default"}
+    elif best_number is None:
+        decision = {"chosen": "default", "reason": "the study has no complete trial; training under default"}
+    elif best_number == default_number:
+        decision = {"chosen": "default", "reason": "the study's best trial is the default profile's own; "
+                    "training under default"}
+    else:
+        jobs = [(str(Path(sides[side]["directory"]) / "run" / "checkpoint.safetensors"), TARGET, list(seeds))
+                for side in ("study", "default")]
+        measured = dict(zip(("study", "default"),
+                            _measure_all(jobs, f"confirm: best and default trial, {len(seeds)} tune episodes each")))
+        for side, result in measured.items():
+            record[side]["confirm"] = {"success": result["success"], "latency_ms": result["latency_ms"]}
+            record["outcomes"][side] = result["outcomes"]
+        decision = decide_profile(measured["study"]["outcomes"], measured["default"]["outcomes"])
+        record["paired"] = decision["paired"]
+    default = load_profile(PROFILE)
+    chosen = default
+    if decision["chosen"] == "study":
+        chosen = load_profile(Path(sides["study"]["directory"]) / "profile.toml")
+    atomic_write_bytes(ctx.run_dir / CHOSEN_PROFILE, format_profile(chosen).encode())
+    record.update(decision=decision["chosen"], reason=decision["reason"], profile=CHOSEN_PROFILE,
+                  diff=[{"path": path, "default": a, "chosen": b} for path, a, b in diff_profiles(default, chosen)
+                        if path not in ("name", "description")])
+    atomic_write_bytes(ctx.run_dir / CHOICE, json.dumps(record, indent=2).encode())
+    ctx.out(f"  {decision['reason']}")
+    return {key: record[key] for key in ("decision", "reason", "paired", "profile")} | {
+        "study_trial": best_number, "default_trial": default_number, "changed": len(record["diff"])}
+
+
+def _trial_figures(trial: dict | None) -> dict:
+    if trial is None:
+        return {"trial": None}
+    return {"trial": trial["number"], "state": trial["state"], "params": trial["params"],
+            "tune_metrics": trial.get("metrics"), "directory": trial.get("directory")}
+
+
+def finetune_stage(ctx: StageContext) -> dict:
+    """Joint finetuning from the warm start, collecting under the chosen profile: config.json gets
+    ``finetune_steps`` and ``finetune_profile``, and the run resumes at its phase switch."""
+    from workbench.training.config import RunPaths, load_run_config, validate_config
+    from workbench.training.pipeline import NOMINAL_UPDATES_PER_S, train_with_collector
+
+    paths = RunPaths(ctx.run_dir)
+    choice = _read_json(ctx.run_dir / CHOICE) or {}
+    _, finetune = ctx.plan.training_steps()
+    config = load_run_config(paths)
+    profile = str((ctx.run_dir / CHOSEN_PROFILE).resolve()) if choice.get("decision") == "study" else None
+    wanted = validate_config({**config.model_dump(mode="json"), "finetune_steps": finetune,
+                              "finetune_profile": profile}, f"{paths.config} (finetune)")
+    if wanted != config:
+        atomic_write_bytes(paths.config, wanted.model_dump_json(indent=2).encode())
+    with TimeBar("finetune under the chosen profile (trainer + 1 lockstep collector process)",
+                 finetune / NOMINAL_UPDATES_PER_S - ctx.spent_before, _training_status(ctx.run_dir)):
+        summary = train_with_collector(ctx.run_dir, {}, 0, 0)  # resumes with the config above
+    return {**summary, "finetune_steps": finetune, "finetune_profile": profile,
+            "profile": CHOSEN_PROFILE if profile else PROFILE, "decision": choice.get("decision")}
+
+
+def choose_cem_stage(ctx: StageContext) -> dict:
+    """Acting CEM candidates on the final checkpoint, the same tune episodes each; the chosen one is
+    the run's acting CEM (acting_cem.json), which evaluation, export and drive act with."""
+    from policies.qtopt.checkpoint import read_checkpoint_info
+    from policies.runtime.cem import CEMConfig
+    from workbench.evaluation.tune_choice import choose_cem
+    from workbench.rollout.qtopt_policy import CHECKPOINT_NAME, write_acting_cem
+
+    checkpoint = ctx.run_dir / CHECKPOINT_NAME
+    trained = read_checkpoint_info(checkpoint).config.act_cem
+    seeds = confirm_seeds(ctx.plan)
+    candidates = [{"iterations": i, "samples": k, "elites": e, "initial_std": trained.initial_std}
+                  for i, k, e in ctx.plan.cem_candidates]
+    results = _measure_all([(str(checkpoint), TARGET, list(seeds), cem) for cem in candidates],
+                           f"choose CEM: {len(candidates)} settings, {len(seeds)} tune episodes each")
+    choice = choose_cem(results, ctx.plan.latency_budget_ms)
+    chosen = next(row for row in choice["rows"] if row["chosen"])
+    record = {"split": "tune", "suite": TARGET, "first_seed": seeds[0], "episodes": len(seeds), **choice,
+              "outcomes": {setting_row["setting"]: result["outcomes"]
+                           for setting_row, result in zip(choice["rows"], results)}}
+    atomic_write_bytes(ctx.run_dir / CEM_CHOICE, json.dumps(record, indent=2).encode())
+    write_acting_cem(ctx.run_dir, CEMConfig(**choice["cem"]), {
+        "latency_budget_ms": ctx.plan.latency_budget_ms, "measured_latency_ms": chosen["latency_ms"],
+        "chosen_by": f"{choice['rule']}; {TARGET} tune split, seeds {seeds[0]}..{seeds[-1]} (workbench run)"})
+    ctx.out(f"  acting CEM {choice['chosen']}: {choice['rule']}")
+    return {"chosen": choice["chosen"], "cem": choice["cem"], "best": choice["best"], "rule": choice["rule"],
+            "latency_budget_ms": ctx.plan.latency_budget_ms, "latency_ms": chosen["latency_ms"],
+            "success": chosen["success"]}
 
 
 def _eval_job(job: tuple) -> tuple:
@@ -422,14 +611,24 @@ def report_stage(ctx: StageContext) -> dict:
 
 def build_stages(plan: Plan) -> list[Stage]:
     """The main job's stages with their time estimates (seconds on two idle cores)."""
+    offline, finetune = plan.training_steps()
+    per_trial = 0.16 * plan.tune_trajectories + plan.tune_steps / 20 + 0.25 * plan.tune_episodes + 5
+    first_time = 0.14 * plan.tune_trajectories + 0.25 * plan.tune_labelled  # recording, labelled target episodes
+    candidates = len(plan.cem_candidates)
     return [
         Stage("scene-sheet", "scene sheet", 15, scene_sheet),
         Stage("randomization-sheet", "randomization sheet (training profile)", 15, randomization_sheet),
         Stage("collect", "collect explorer episodes (2 processes)", plan.collect_minutes * 60 + 15, collect_stage),
-        Stage("train", "train QT-Opt (a collector process beside the trainer)",
-              plan.training.minutes * 60 + 20, train_stage),
-        Stage("study", "quick randomization study (Optuna, SQLite in the run directory)",
-              min(plan.study_minutes * 60 + 60, 12 * plan.study_trials + 40), study_stage),
+        Stage("warm-start", "warm start: QT-Opt's offline phase (a collector process beside the trainer)",
+              offline / 20 + 20, warm_start_stage),
+        Stage("tune", "tune study: warm-started trials on the tune split (Optuna, SQLite in the run directory)",
+              min(plan.tune_minutes * 60 + per_trial, plan.tune_trials * per_trial + first_time) + 15, tune_stage),
+        Stage("confirm", "confirm the study's choice against default on fresh tune episodes",
+              0.3 * plan.confirm_episodes + 15, confirm_stage),
+        Stage("finetune", "finetune under the chosen profile (a collector process beside the trainer)",
+              finetune / 20 + 20, finetune_stage),
+        Stage("choose-cem", "choose the acting CEM on the tune split",
+              0.3 * plan.confirm_episodes * candidates / 2 + 15, choose_cem_stage),
         Stage("evaluate", "evaluate trained policy and explorer on every held-out suite",
               2.4 * plan.eval_episodes + 30, evaluate_stage),  # six suites, two policies, two processes
         Stage("transfer", "proxy-real data (simulated) and transfer metrics",

@@ -186,8 +186,12 @@ def check_destination(out: Path, force: bool) -> None:
 
 def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec: SceneSpec, scene_source: str,
                  profile: str, provenance: dict | None = None, evaluation: list | None = None, seed: int = 0,
-                 max_observation_age: float | None = None, force: bool = False) -> dict:
-    """Write and verify a bundle for ``qnet``; returns the manifest. ``out`` appears only when valid."""
+                 max_observation_age: float | None = None, force: bool = False,
+                 cem_choice: dict | None = None) -> dict:
+    """Write and verify a bundle for ``qnet``; returns the manifest. ``out`` appears only when valid.
+
+    ``cem_choice`` (how ``cem`` was chosen: ``latency_budget_ms``, ``measured_latency_ms`` and a
+    description ``chosen_by``) goes into the manifest's cem section."""
     from policies.runtime.policy import load_policy
 
     out = Path(out)
@@ -246,7 +250,8 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
                                       "translation where they close the gripper (ActionSpec.close_in_place); "
                                       "the answer is the best sample scored; from a state whose closure "
                                       f"is below {OPEN_HAND_CLOSURE}, the policy sends closing and "
-                                      "terminating as closing only (ActionSpec.check_grasp)"},
+                                      "terminating as closing only (ActionSpec.check_grasp)",
+                    **_cem_choice_fields(cem_choice)},
             "control": control_section(scene_spec),
             "safety": safety_section(scene_spec, geometry, max_observation_age),
             "golden": {"file": GOLDEN_NAME, "logit_atol": LOGIT_TOLERANCE, "preprocess_atol": PREPROCESS_TOLERANCE,
@@ -269,6 +274,15 @@ def write_bundle(qnet: QNetwork, out: str | Path, *, cem: CEMConfig, scene_spec:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _cem_choice_fields(choice: dict | None) -> dict:
+    """The manifest's record of how its CEM was chosen (policies.runtime.bundle reads these fields)."""
+    if not choice:
+        return {}
+    return {"latency_budget_ms": float(choice["latency_budget_ms"]),
+            "measured_latency_ms": float(choice["measured_latency_ms"]),
+            "chosen_by": str(choice.get("chosen_by", ""))}
 
 
 def _umask() -> int:
@@ -320,7 +334,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False, see
     """Bundle the last checkpoint of a training run; returns a short summary."""
     from policies.qtopt.checkpoint import CheckpointError, learner_from_checkpoint
     from scenes.spec import load_scene
-    from workbench.rollout.qtopt_policy import CHECKPOINT_NAME
+    from workbench.rollout.qtopt_policy import CHECKPOINT_NAME, run_acting_cem
     from workbench.training.config import RunPaths, load_run_config
 
     torch.set_num_threads(1)
@@ -343,12 +357,15 @@ def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False, see
     if not np.isclose(scene_spec.task.max_translation, qcfg.max_translation):
         raise UserError(f"{paths.root} was trained with max_translation {qcfg.max_translation}, its scene "
                         f"{config.scene!r} has {scene_spec.task.max_translation}")
+    cem, choice = run_acting_cem(paths.root, qcfg.act_cem)  # acting_cem.json, when the run chose one
     provenance = {"run": str(paths.root.resolve()), "checkpoint": CHECKPOINT_NAME,
                   "checkpoint_sha256": sha256_file(paths.checkpoint), "learner_step": info.learner_step,
                   "seed": config.seed, "config": json.loads(config.model_dump_json())}
-    manifest = write_bundle(learner.policy_net, out, cem=qcfg.act_cem, scene_spec=scene_spec, scene_source=config.scene,
-                            profile=config.profile, provenance=provenance, evaluation=run_evaluations(paths.root),
-                            seed=seed, max_observation_age=max_observation_age, force=force)
+    manifest = write_bundle(learner.policy_net, out, cem=cem, scene_spec=scene_spec, scene_source=config.scene,
+                            profile=config.finetune_look, provenance=provenance,
+                            evaluation=run_evaluations(paths.root), seed=seed,
+                            max_observation_age=max_observation_age, force=force, cem_choice=choice)
     return {"bundle": str(out), "run": str(paths.root), "arch": qcfg.arch, "image_size": qcfg.image_size,
-            "learner_step": info.learner_step, "scene": config.scene, "profile": config.profile,
+            "learner_step": info.learner_step, "scene": config.scene, "profile": config.finetune_look,
+            "cem": {k: manifest["cem"][k] for k in ("iterations", "samples", "elites", "initial_std")},
             "files": {name: entry["bytes"] for name, entry in manifest["files"].items()}}

@@ -29,6 +29,9 @@ from workbench.sim.env import GraspEnv, observation_state
 from workbench.sim.scripted import SCRIPTED_POLICIES
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
+# The acting CEM chosen after training (``workbench run``'s choose-CEM stage): {"cem": {iterations, samples,
+# elites, initial_std}, ...how it was chosen}. Absent: the run acts with its config's qtopt.act_cem.
+ACTING_CEM_NAME = "acting_cem.json"
 
 
 class QTOptPolicy:
@@ -78,7 +81,41 @@ def load_run_policy(run_dir: str | Path, env=None, epsilon: float = 0.0, noise: 
         if (height, width) != (info.image_size, info.image_size):
             raise UserError(f"{run_dir} was trained on {info.image_size}x{info.image_size} images, "
                             f"the environment renders {width}x{height}")
-    return QTOptPolicy(learner.policy_net, config.act_cem, config.action_spec(), epsilon=epsilon, noise=noise)
+    cem, _ = run_acting_cem(run_dir, config.act_cem)
+    return QTOptPolicy(learner.policy_net, cem, config.action_spec(), epsilon=epsilon, noise=noise)
+
+
+def run_acting_cem(run_dir: str | Path, trained: CEMConfig) -> tuple[CEMConfig, dict | None]:
+    """The CEM a run acts with, and the record of its choice: ``acting_cem.json`` if the run has one,
+    else ``trained`` (its config's act_cem) and None."""
+    from policies.runtime.input_files import InputFileError, load_json
+
+    path = Path(run_dir) / ACTING_CEM_NAME
+    if not path.exists():
+        return trained, None
+    try:
+        record = load_json(path)
+    except InputFileError as error:
+        raise UserError(f"{path}: unreadable ({error.problem})") from None
+    values = record.get("cem") if isinstance(record, dict) else None
+    if not isinstance(values, dict) or set(values) != {"iterations", "samples", "elites", "initial_std"}:
+        raise UserError(f"{path}: field cem must hold iterations, samples, elites and initial_std, got {values!r}")
+    try:
+        return CEMConfig(**values), record
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{path}: field cem: {error}") from None
+
+
+def write_acting_cem(run_dir: str | Path, cem: CEMConfig, choice: dict) -> Path:
+    """Record the run's acting CEM (atomically); ``choice`` says how it was chosen."""
+    import dataclasses
+    import json
+
+    from policies.runtime.files import atomic_write_bytes
+
+    path = Path(run_dir) / ACTING_CEM_NAME
+    atomic_write_bytes(path, json.dumps({"cem": dataclasses.asdict(cem), **choice}, indent=2).encode())
+    return path
 
 
 def make_policy(name: str, env: GraspEnv):

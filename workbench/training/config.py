@@ -44,6 +44,17 @@ class PipelineConfig(BaseModel):
                                "episodes after the step its policy acted at")
     eval_every: int = Field(0, ge=0, description="steps between greedy evaluations on train objects (0: off)")
     eval_episodes: int = Field(20, gt=0)
+    init_checkpoint: str | None = Field(None, description="a new run starts from this checkpoint's networks (online "
+                                        "and both targets) at learner step 0 with a fresh Adam: warm-started "
+                                        "study trials (a resumed run loads its own checkpoint instead)")
+    finetune_profile: str | None = Field(None, description="the profile finetuning collects under (default: "
+                                         "profile, which the offline phase's episodes keep); `workbench run` sets "
+                                         "it to the profile its tune stage chose")
+
+    @property
+    def finetune_look(self) -> str:
+        """The profile the on-policy episodes of finetuning are collected under."""
+        return self.finetune_profile or self.profile
 
 
 class RunPaths:
@@ -121,6 +132,24 @@ def with_scene_action_scale(data: dict, source: str) -> dict:
     return {**data, "qtopt": {**qtopt, "max_translation": scale}}
 
 
+def check_init_checkpoint(config: PipelineConfig, source: str) -> None:
+    """UserError naming ``init_checkpoint`` when its file is missing, unreadable or for another network
+    (architecture or image size) than ``config``'s."""
+    if config.init_checkpoint is None:
+        return
+    from policies.qtopt.checkpoint import CheckpointError, read_checkpoint_info
+
+    where = f"{source}: init_checkpoint = {config.init_checkpoint!r}"
+    try:
+        info = read_checkpoint_info(config.init_checkpoint)
+    except CheckpointError as error:
+        raise UserError(f"{where}: {error.problem}") from None
+    qcfg = config.qtopt
+    if (info.arch, info.image_size) != (qcfg.arch, qcfg.image_size):
+        raise UserError(f"{where}: the checkpoint is a {info.arch!r} network on {info.image_size}x{info.image_size} "
+                        f"images, the config's qtopt is {qcfg.arch!r} on {qcfg.image_size}x{qcfg.image_size}")
+
+
 def load_run_config(paths: RunPaths) -> PipelineConfig:
     try:
         data = load_json(paths.config)
@@ -150,4 +179,7 @@ def prepare_run(run_dir: str | Path, config_file: str | Path | None, resume: boo
                         "or use another run directory")
     data = read_toml(config_file) if config_file is not None else {}
     data.update(overrides or {})
-    return paths, resolve_config(paths, data, str(config_file or "config"))
+    source = str(config_file or "config")
+    config = resolve_config(paths, data, source)
+    check_init_checkpoint(config, source)
+    return paths, config

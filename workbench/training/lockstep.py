@@ -135,27 +135,35 @@ def collect_in_lockstep(run_dir: str | Path, config: PipelineConfig) -> dict:
 def _collect(paths: RunPaths, config: PipelineConfig, lockstep: Lockstep) -> dict:
     torch.set_num_threads(1)
     qcfg = config.qtopt
-    env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
-    explorer = ExplorerPolicy(env)
+    # Explorer episodes (offline phase) under the profile, on-policy ones under finetuning's profile.
+    looks = {True: config.profile, False: config.finetune_look}
+    envs: dict[str, object] = {}
     qnet = build_qnet(qcfg.arch, qcfg.image_size, max_translation=qcfg.max_translation)
     acting = QTOptPolicy(qnet, qcfg.act_cem, qcfg.action_spec(), config.explore_epsilon, config.explore_noise)
     stores = {True: OfflineStore(paths.offline), False: OfflineStore(paths.online)}
     counts = {"explorer_episodes": 0, "qtopt_episodes": 0, "successes": 0}
-    info = {"scene": config.scene, "profile": config.profile, "split": "train"}
-    for index in lockstep.episodes():
-        explores = lockstep.explores(index)
-        store, name = stores[explores], lockstep.name(index)
-        if (store.directory / f"{name}{EPISODE_SUFFIX}").exists():
-            continue
-        if not explores:
-            qnet.load_state_dict(_wait_for_weights(paths, lockstep.start(index)))
-        episode = seeded_episode(env, explorer if explores else acting, config.seed, COLLECTOR_SOURCE, index, name,
-                                 "explorer" if explores else "qtopt",
-                                 {"index": index, "learner_step": lockstep.start(index), **info})
-        store.add(episode)
-        counts["explorer_episodes" if explores else "qtopt_episodes"] += 1
-        counts["successes"] += episode.success
-    env.close()
+    try:
+        for index in lockstep.episodes():
+            explores = lockstep.explores(index)
+            store, name = stores[explores], lockstep.name(index)
+            if (store.directory / f"{name}{EPISODE_SUFFIX}").exists():
+                continue
+            look = looks[explores]
+            if look not in envs:
+                envs[look] = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=look)
+            env = envs[look]
+            if not explores:
+                qnet.load_state_dict(_wait_for_weights(paths, lockstep.start(index)))
+            episode = seeded_episode(env, ExplorerPolicy(env) if explores else acting, config.seed, COLLECTOR_SOURCE,
+                                     index, name, "explorer" if explores else "qtopt",
+                                     {"index": index, "learner_step": lockstep.start(index), "scene": config.scene,
+                                      "profile": look, "split": "train"})
+            store.add(episode)
+            counts["explorer_episodes" if explores else "qtopt_episodes"] += 1
+            counts["successes"] += episode.success
+    finally:
+        for env in envs.values():
+            env.close()
     return counts
 
 

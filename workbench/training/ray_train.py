@@ -69,6 +69,10 @@ def train_ray(run_dir: str | Path, config_file: str | Path | None = None, resume
         raise UserError("--collectors must be at least 0, --updaters and --sync-every at least 1")
     paths, config = prepare_run(run_dir, config_file, resume, overrides)
     qcfg = config.qtopt
+    for field in ("init_checkpoint", "finetune_profile"):
+        if getattr(config, field) is not None:
+            raise UserError(f"{field} = {getattr(config, field)!r}: the Ray backend does not take it (its learner "
+                            "starts fresh and its collectors act under profile); train without --backend ray")
     if resume and paths.checkpoint.exists():  # checked here, where the error can be a clear message
         try:
             load_checkpoint(paths.checkpoint, Learner.from_config(qcfg, np.random.default_rng([config.seed,

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from policies.qtopt.augment import augment
-from policies.qtopt.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from policies.qtopt.checkpoint import CheckpointError, load_checkpoint, load_networks, save_checkpoint
 from policies.qtopt.learner import Learner
 from policies.qtopt.replay import EpisodeReplay, ReplayFormatError, ReplayMixer
 from policies.runtime.files import atomic_write_bytes
@@ -60,6 +60,11 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             load_checkpoint(paths.checkpoint, learner)
         except CheckpointError as error:
             raise UserError(f"cannot resume: {error}") from None
+    elif config.init_checkpoint is not None:  # a warm start: its networks, our step 0 and a fresh Adam
+        try:
+            load_networks(config.init_checkpoint, learner)
+        except CheckpointError as error:
+            raise UserError(f"init_checkpoint: {error}") from None
     offline = EpisodeReplay(paths.offline, config.offline_capacity, qcfg.n_step, qcfg.gamma)
     online = EpisodeReplay(paths.online, qcfg.online_capacity, qcfg.n_step, qcfg.gamma)
     try:
@@ -101,7 +106,7 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
         # Joint finetuning: the current Q-function, with exploration noise, collects more data.
         if finetuning and config.steps_per_episode and step % config.steps_per_episode == 0:
             if env is None:
-                env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
+                env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.finetune_look)
                 policy = QTOptPolicy(learner.policy_net, qcfg.act_cem, qcfg.action_spec(),
                                      config.explore_epsilon, config.explore_noise)
             index = next_online_index
@@ -109,7 +114,7 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             name = episode_id(index, "train")
             episode = seeded_episode(env, policy, config.seed, ONLINE_SOURCE, index, name, "qtopt",
                                      {"index": index, "learner_step": step, "scene": config.scene,
-                                      "profile": config.profile, "split": "train"})
+                                      "profile": config.finetune_look, "split": "train"})
             path = online.store.add(episode)  # on disk first: a kill loses nothing collected
             online.add(episode, path.name, str(path))
         if lockstep is not None:  # the collector process beside this one acts with what we publish
@@ -132,7 +137,8 @@ def train(run_dir: str | Path, config_file: str | Path | None = None, resume: bo
             bar.set_postfix(loss=f"{point['loss']:.3f}", q=f"{point['mean_q']:.2f}")
         if config.eval_every and step % config.eval_every == 0:
             if eval_env is None:
-                eval_env = make_env(config.scene, split="train", image_size=qcfg.image_size, profile=config.profile)
+                eval_env = make_env(config.scene, split="train", image_size=qcfg.image_size,
+                                    profile=config.finetune_look)
             greedy = QTOptPolicy(learner.policy_net, qcfg.act_cem, qcfg.action_spec())
             log.record({"step": step, "eval_success": evaluate_greedy(eval_env, greedy, config.eval_episodes,
                                                                       config.seed)})

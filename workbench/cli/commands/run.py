@@ -13,12 +13,13 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "run", help="the main job: collect, train, study, evaluate, transfer, export, drive, report (cached stages)")
+        "run", help="the main job: collect, warm start, tune, confirm, finetune, choose CEM, evaluate, transfer, export, "
+               "drive, report (cached stages)")
     parser.add_argument("--name", default="main", help="run directory name under --runs")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--budget", type=float, default=1.0,
-                        help="multiplier of the collection, training, study and evaluation budgets (1.0: about "
-                             "25 minutes on 2 cores; 2.0 doubles them)")
+                        help="multiplier of the collection, training, tune study and evaluation budgets (1.0: under "
+                             "30 minutes on 2 cores; 2.0 doubles them)")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run_command)
 
@@ -32,6 +33,13 @@ def run_command(args: argparse.Namespace) -> int:
     check_outside_tune(EVAL_SEED + args.seed, max(plan.eval_episodes, plan.drive_episodes), f"--seed {args.seed}")
     run_dir = args.runs / args.name
     records = run_main_job(run_dir, seed=args.seed, budget=args.budget)
+    confirm = records.get("confirm", {}).get("summary", {})
+    if confirm:
+        chosen = "the study's choice" if confirm["decision"] == "study" else "default"
+        print(f"training profile: {chosen} ({confirm['reason']})")
+    cem = records.get("choose-cem", {}).get("summary", {})
+    if cem:
+        print(f"acting CEM: {cem['chosen']} ({cem['latency_ms']:.1f} ms per action, budget {cem['latency_budget_ms']:g} ms)")
     top = records.get("evaluate", {}).get("summary", {}).get("headline")
     if top:
         trained, explorer = top["trained"], top["explorer"]

@@ -109,7 +109,8 @@ def _overview(run: Path, job: dict, stages: dict) -> str:
     total = sum(r.get("seconds", 0) for r in stages.values())
     versions = job.get("versions", {})
     parts = [f"<p>Run <code>{_e(run)}</code>: seed {_e(job.get('seed'))}, budget x{_e(job.get('budget'))}, scene "
-             f"<code>{_e(job.get('scene'))}</code>, training profile <code>{_e(job.get('profile'))}</code>; started "
+             f"<code>{_e(job.get('scene'))}</code>, collection and warm start under <code>{_e(job.get('profile'))}</code>, "
+             f"finetuning under {_e(_finetune_profile(run))}; started "
              f"{_e(job.get('started', '?'))}. Stage time in all: {total / 60:.1f} min.</p>",
              _table(["stage", "seconds", "estimate (s)", "attempts", "finished"], rows) if rows
              else _missing("no stage has finished"),
@@ -117,19 +118,31 @@ def _overview(run: Path, job: dict, stages: dict) -> str:
     return "".join(parts)
 
 
+def _finetune_profile(run: Path) -> str:
+    record = _json(run / "choice.json")
+    if not record:
+        return "the profile the tune stage will choose"
+    return "the study's choice (profile.toml)" if record["decision"] == "study" else "default"
+
+
 def _training(run: Path, stages: dict) -> str:
     collect = stages.get("collect", {}).get("summary")
-    train = stages.get("train", {}).get("summary")
     parts = []
     if collect:
         parts.append(f"<p>Collection: {collect.get('episodes_on_disk', collect.get('episodes'))} explorer episodes "
                      f"on disk (explorer success while collecting {collect.get('explorer_success', 0):.1%}).</p>")
-    if train:
-        parts.append(_table(["learner steps", "offline steps (phase switch)", "offline episodes", "online episodes",
-                             "online success (with noise)", "stopped by", "training minutes planned"],
-                            [[train.get("learner_step"), train.get("offline_steps"), train.get("offline_episodes"),
-                              train.get("online_episodes"), _number(train.get("online_success_rate")),
-                              train.get("stopped_by"), train.get("plan_minutes")]]))
+    rows = []
+    for key, phase in (("warm-start", "warm start (offline phase)"), ("finetune", "finetune")):
+        train = stages.get(key, {}).get("summary")
+        if train:
+            profile = train.get("profile", "default") if key == "finetune" else "default"
+            rows.append([phase, train.get("learner_step"), train.get("offline_steps"), train.get("offline_episodes"),
+                         train.get("online_episodes"), _number(train.get("online_success_rate")), profile,
+                         train.get("stopped_by")])
+    if rows:
+        parts.append(_table(["phase", "learner step at its end", "offline steps (phase switch)", "offline episodes",
+                             "online episodes", "online success (with noise)", "collected under", "stopped by"],
+                            rows))
     curve = run / "learning_curve.png"
     if not curve.is_file() and (run / "history.json").is_file():
         parts.append(_replotted_curve(run))
@@ -253,27 +266,72 @@ def _stat(value, key: str) -> str:
     return f"{value[0]:.1f} ± {value[1]:.1f}" if isinstance(value, list) else str(value)
 
 
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _choice(run: Path) -> str:
+    """The profile the final policy trained under: the decision, its paired difference, the diff against default."""
+    record = _json(run / "choice.json")
+    if not record:
+        return _missing("the confirm stage has not run")
+    chosen = "the study's choice" if record["decision"] == "study" else "default"
+    parts = [f'<p class="headline">Training profile: <b>{_e(chosen)}</b> (<code>{_e(record["profile"])}</code>). '
+             f"{_e(record['reason'])}.</p>"]
+    rows = []
+    for side in ("study", "default"):
+        figures = record.get(side) or {}
+        tune = figures.get("tune_metrics") or {}
+        confirm = (figures.get("confirm") or {}).get("success")
+        rows.append([side + (" (best trial)" if side == "study" else " (the default profile's trial)"),
+                     figures.get("trial", "-"), ", ".join(f"{k} {v:.3g}" for k, v in tune.items()) or "-",
+                     _pct(confirm) if confirm else "-"])
+    first, count = record["first_seed"], record["episodes"]
+    parts.append(f"<p>Split <b>{_e(record['split'])}</b> of {_e(record['suite'])}: trials scored on its first seeds, "
+                 f"the confirmation on seeds {first} to {first + count - 1} ({count} episodes, the same for both, "
+                 f"paired).</p>")
+    parts.append(_table(["profile", "trial", "trial metrics (tune split)", "confirmation success [95%]"], rows))
+    parts.append(f"<p>Paired difference study - default: {_e(_paired(record.get('paired')))} points "
+                 "(95% Student-t interval on the same episodes; the study's profile is taken only when it is "
+                 "above zero).</p>")
+    diff = record.get("diff") or []
+    if diff:
+        parts.append("<h3>The chosen profile against default</h3>")
+        parts.append(_table(["parameter (dotted path)", "default", "chosen"],
+                            [[d["path"], _value(d["default"]), _value(d["chosen"])] for d in diff]))
+    else:
+        parts.append("<p>The chosen profile is <code>default</code>: no parameter differs.</p>")
+    return "".join(parts)
+
+
 def _study(run: Path) -> str:
     summary = _json(run / "study" / "summary.json")
     if not summary:
-        return _missing("the study stage has not run")
+        return _missing("the tune stage has not run")
     trials = summary["trials"]
     objective = ", ".join(f"{o['metric']} ({o['direction']})" for o in summary["objectives"])
-    split = summary.get("split") or next((t.get("split") for t in trials if t.get("split")), None)
-    measured_on = f" Measured on the {split} split of the target." if split else ""
-    states = ", ".join(f"{n} {s}" for s, n in sorted(summary["states"].items()))
-    parts = [f"<p>Study <code>{_e(summary['study'])}</code>: {_e(summary['description'])}.{_e(measured_on)} "
-             f"Objective: {_e(objective)}. Trials: {_e(states)}; "
-             f"storage <code>{_e(summary['storage'])}</code>. A smoke-size study: its trials train tiny policies "
-             "for a few hundred steps, so it shows the machinery, not a tuned profile.</p>"]
+    evaluated = summary.get("eval") or {}
+    split = evaluated.get("split") or "tune"
+    parts = [f"<p>Study <code>{_e(summary['study'])}</code>: {_e(summary['description'])}. Objective: "
+             f"{_e(objective)}, on {_e(evaluated.get('suite', '?'))} (split <b>{_e(split)}</b>: "
+             f"{_e(evaluated.get('episodes', '?'))} episodes). Trials: "
+             f"{_e(', '.join(f'{n} {s}' for s, n in sorted(summary['states'].items())))}; storage "
+             f"<code>{_e(summary['storage'])}</code>.</p>"]
     best = summary.get("best") or {}
     if "trial" in best:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in best["metrics"].items())
-        params = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in best["params"].items())
+        params = ", ".join(f"{k} = {_value(v)}" for k, v in best["params"].items())
         parts.append(f"<p>Best trial {best['trial']}: {_e(metrics)}; {_e(params)} (profile in "
                      "<code>study/best/profile.toml</code>).</p>")
     else:
         parts.append(_missing(best.get("error", "no best trial")))
+    first = summary["objectives"][0]
+    history = [(t["number"], t["values"][0]) for t in trials if t["state"] == "complete" and t.get("values")]
+    if history:
+        parts.append(_img(plots.objective_history(history, first["metric"], first["direction"] == "maximize",
+                                                  summary.get("default_trial")), "objective history"))
+    else:
+        parts.append(_missing("no complete trial for the objective history"))
     axes = summary["pareto_axes"]
     points = [(t["metrics"][axes[0]["metric"]], t["metrics"][axes[1]["metric"]]) for t in trials
               if t["state"] == "complete" and t.get("metrics") and len(axes) == 2
@@ -293,10 +351,28 @@ def _study(run: Path) -> str:
                           "parameter importances"))
     else:
         parts.append(_missing(f"parameter importances: {summary.get('importances_note')}"))
-    rows = [[t["number"], t["state"], ", ".join(f"{k} {v:.3g}" for k, v in (t.get("metrics") or {}).items()),
+    rows = [[f"{t['number']}" + (" (default)" if t["number"] == summary.get("default_trial") else ""), t["state"],
+             ", ".join(f"{k} {v:.3g}" for k, v in (t.get("metrics") or {}).items()),
+             ", ".join(f"{k.removeprefix('randomizers.')} = {_value(v)}" for k, v in (t.get("params") or {}).items()),
              t.get("reason") or ""] for t in trials]
-    parts.append(_table(["trial", "state", "metrics", "reason"], rows))
+    parts.append(_table(["trial", "state", "metrics (tune split)", "parameters", "reason"], rows))
     return "".join(parts)
+
+
+def _cem_choice(run: Path) -> str:
+    record = _json(run / "cem_choice.json")
+    if not record:
+        return _missing("the choose-CEM stage has not run")
+    first, count = record["first_seed"], record["episodes"]
+    rows = [[row["setting"], row["scores_per_action"], _pct(row["success"]), f"{row['latency_ms']:.2f}",
+             {True: "yes", False: "no", None: "-"}[row["within_best_interval"]], "yes" if row["under_budget"] else "no",
+             "chosen" if row["chosen"] else ""] for row in record["rows"]]
+    return "".join([
+        f"<p>Acting CEM settings (iterations x samples x elites) of the final policy on split <b>{_e(record['split'])}"
+        f"</b> of {_e(record['suite'])}, seeds {first} to {first + count - 1} (the same episodes for each). "
+        f"Chosen: <b>{_e(record['chosen'])}</b>, {_e(record['rule'])}. The bundle acts with it.</p>",
+        _table(["setting", "Q scores per action", "success [95%]", "median action latency (ms)",
+                "within the best's interval", f"under {record['latency_budget_ms']:g} ms", ""], rows)])
 
 
 def _bundle(run: Path) -> str:
@@ -312,7 +388,9 @@ def _bundle(run: Path) -> str:
              ["observation", f"image {image['height']}x{image['width']}x{image['channels']} {image['dtype']} "
                              f"{image['channel_order']}; state: gripper closed, height"],
              ["action", ", ".join(d["name"] for d in action["dims"]) + f"; max translation {action['max_translation_m']} m"],
-             ["CEM", f"{cem['iterations']} iterations x {cem['samples']} samples, {cem['elites']} elites"],
+             ["CEM", f"{cem['iterations']} iterations x {cem['samples']} samples, {cem['elites']} elites"
+                     + (f"; latency budget {cem['latency_budget_ms']:g} ms, measured {cem['measured_latency_ms']:.2f} ms"
+                        if "latency_budget_ms" in cem else "")],
              ["control", f"{manifest['control']['rate_hz']:.3g} Hz, at most {manifest['control']['max_steps']} steps"],
              ["safety", f"workspace {safety['workspace_low_m']} .. {safety['workspace_high_m']} m, observations "
                         f"older than {safety['max_observation_age_s']} s stop"],
@@ -348,8 +426,8 @@ def build_html_report(run_dir: str | Path) -> str:
     job = _json(run / "main_job.json") or {}
     stages = {path.stem: _json(path) or {} for path in sorted((run / "stages").glob("*.json"))
               if not path.name.endswith(".attempt.json")}
-    order = ["scene-sheet", "randomization-sheet", "collect", "train", "study", "evaluate", "transfer", "export",
-             "drive", "report"]
+    order = ["scene-sheet", "randomization-sheet", "collect", "warm-start", "tune", "confirm", "finetune", "choose-cem",
+             "evaluate", "transfer", "export", "drive", "report"]
     stages = dict(sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     trained = _json(run / "reports" / "eval-all" / "report.json")
     explorer = _json(run / "baselines" / "explorer" / "eval-all" / "report.json")
@@ -360,12 +438,14 @@ def build_html_report(run_dir: str | Path) -> str:
         ("Scene and randomization", _img_file(run / "scene_sheet.png", "scene sheet",
                                               "The built-in scene in its canonical look (profile none).")
          + _img_file(run / "randomization_sheet.png", "randomization sheet",
-                     f"First frames under the training profile ({job.get('profile', '?')}).")),
+                     f"First frames under the collection profile ({job.get('profile', '?')}).")),
+        ("Tuning: the profile the final policy trained under", _choice(run)),
+        ("Tune study", _study(run)),
         ("Data and learning curve", _training(run, stages)),
+        ("Acting CEM", _cem_choice(run)),
         ("Held-out success: trained QT-Opt vs the explorer",
          _evaluation(run, trained, explorer, top, evaluated.get("paired_by_suite"))),
         ("Transfer metrics on proxy-real (simulated)", _transfer(run)),
-        ("Randomization study", _study(run)),
         ("Exported bundle", _bundle(run)),
         ("Closed-loop drive of the bundle", _drive(run)),
     ]

@@ -152,3 +152,24 @@ def importance_bars(importances: dict[str, float], title: str) -> bytes:
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
+
+
+def objective_history(points: list[tuple[int, float]], metric: str, maximize: bool, marked: int | None = None) -> bytes:
+    """Complete trials' objective by trial number, with the best so far; ``marked`` (a trial number,
+    e.g. the default profile's own trial) ringed."""
+    fig = Figure(figsize=(5.6, 3.6))
+    ax = fig.add_subplot()
+    points = sorted(points)
+    numbers, values = [n for n, _ in points], [v for _, v in points]
+    ax.scatter(numbers, values, s=28, color="tab:blue", label="trial", zorder=3)
+    best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
+    ax.step(numbers, best, where="post", color="tab:red", label="best so far")
+    if marked is not None and marked in numbers:
+        ax.scatter([marked], [values[numbers.index(marked)]], s=110, facecolors="none", edgecolors="black",
+                   label="default profile", zorder=4)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.set_title(f"objective history: {metric} ({'maximize' if maximize else 'minimize'})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
