@@ -2,9 +2,9 @@
 
 The study file is the shipped one with the run's values: its directory and SQLite storage are
 ``<directory>`` and ``<directory>/study.db``; its trial count and minutes, learner steps,
-recorded trajectories and episodes are the caller's (scaled by ``workbench run --budget``); its
-seeds are the run's; and its trials start from the run's warm start (``train.init_checkpoint``)
-with the run's network (``train.qtopt``). A rerun joins the same study in its storage: completed
+episodes are the caller's (scaled by ``workbench run --budget``); its seeds are the run's; and
+its trials continue the run's warm start (``base.run``: the offline phase's replay, weights and
+optimizer), each finetuning ``steps`` learner steps with a lockstep collector under its profile. A rerun joins the same study in its storage: completed
 trials are kept, an interrupted one is marked failed, and the trial budget counts every finished
 trial.
 
@@ -17,7 +17,7 @@ metrics, parameters and directory, which trial ran the base profile's own values
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
@@ -25,7 +25,6 @@ import tomli_w
 from policies.runtime.files import atomic_write_bytes
 from studies.metrics import METRICS
 from studies.spec import Study, parse_study, read_study_text
-from studies.trial_config import PIPELINE_OWN
 from workbench.errors import UserError
 
 TUNE_STUDY = Path(__file__).parent / "tune.toml"
@@ -38,36 +37,37 @@ class TuneSettings:
     trials: int
     minutes: float
     seed: int
-    warm_start: Path  # the checkpoint every trial starts from
-    steps: int  # learner steps per trial
-    trajectories: int  # recorded explorer trajectories, re-rendered per trial
+    warm_start: Path  # the run directory every trial continues (at its phase switch)
+    steps: int  # finetuning learner steps per trial
     eval_episodes: int  # success episodes per trial (the tune split's first ones)
     labelled_episodes: int  # labelled target episodes (opc_auc)
-    train: dict = field(default_factory=dict)  # the run's PipelineConfig values (its network: qtopt)
 
 
-def tune_study_spec(directory: Path, settings: TuneSettings) -> Study:
+def warm_study_spec(study_file: Path, directory: Path, settings: TuneSettings) -> Study:
+    """``study_file`` (a warm-started pipeline study: tune.toml, bayrn.toml) with the caller's values."""
     import tomllib
 
-    data = tomllib.loads(read_study_text(TUNE_STUDY))
+    data = tomllib.loads(read_study_text(study_file))
     data["study"].update(directory=str(directory), storage=f"sqlite:///{directory / 'study.db'}")
     data["budget"].update(trials=settings.trials, minutes=settings.minutes)
     data["sampler"]["seed"] = settings.seed
-    data["base"]["seed"] = settings.seed
-    data["base"]["collect"]["episodes"] = settings.trajectories
+    data["base"].update(seed=settings.seed, run=str(Path(settings.warm_start).resolve()))
     data["base"]["eval"].update(episodes=settings.eval_episodes, labelled_episodes=settings.labelled_episodes)
-    train = {key: value for key, value in settings.train.items() if key not in PIPELINE_OWN}
-    data["base"]["train"] = {**data["base"]["train"], **train, "offline_steps": settings.steps, "finetune_steps": 0,
-                             "checkpoint_every": settings.steps, "init_checkpoint": str(settings.warm_start)}
-    return parse_study(tomli_w.dumps(data), f"{TUNE_STUDY} (in {directory})")
+    data["base"]["train"] = {**data["base"].get("train", {}), "finetune_steps": settings.steps,
+                             "checkpoint_every": settings.steps}  # measured once, at its end
+    return parse_study(tomli_w.dumps(data), f"{study_file} (in {directory})")
 
 
-def run_tune_study(directory: str | Path, settings: TuneSettings) -> dict:
+def tune_study_spec(directory: Path, settings: TuneSettings) -> Study:
+    return warm_study_spec(TUNE_STUDY, directory, settings)
+
+
+def run_tune_study(directory: str | Path, settings: TuneSettings, study_file: Path = TUNE_STUDY) -> dict:
     """Run (or continue) the tune study in ``directory``; write its report, best trial and summary.json."""
     from studies.runner import run_study
 
     directory = Path(directory)
-    spec = tune_study_spec(directory, settings)
+    spec = warm_study_spec(study_file, directory, settings)
     run = run_study(spec, workers=1, fail_running=True)  # nobody else works on this storage
     summary = write_summary(spec, directory, run, {"trials": settings.trials, "minutes": settings.minutes})
     return {"trials": sum(run["states"].values()), "states": run["states"], "best_trial": summary["best"].get("trial"),

@@ -95,6 +95,13 @@ class PipelineObjective:
     def __init__(self, spec: Study):
         self.spec = spec
         self.targets: dict[str, TargetDomain] = {}
+        if spec.base.run is not None:  # a warm-started study: its warm start must be there before any trial
+            from workbench.training.warm_start import warm_start_of
+
+            try:
+                warm_start_of(spec.base.run)
+            except UserError as error:
+                raise UserError(f"{spec.source}: base.run = {spec.base.run!r}: {error}") from None
 
     def target(self, resolved: ResolvedTrial, image_size: int) -> TargetDomain:
         config = resolved.config.eval
@@ -116,19 +123,28 @@ class PipelineObjective:
         config = resolved.config
         profile_path = folder / "profile.toml"
         atomic_write_bytes(profile_path, format_profile(resolved.profile).encode())
-        pipeline = resolved.pipeline.model_copy(update={"profile": str(profile_path)})
-        train_path = folder / "train.toml"
-        # TOML has no None: an unset optional value (init_checkpoint, finetune_profile) is left out.
-        atomic_write_bytes(train_path, tomli_w.dumps(pipeline.model_dump(mode="json", exclude_none=True)).encode())
+        run_dir = folder / "run"
+        if config.run is not None:  # warm-started: base.run's replay and weights, finetuned under the trial's profile
+            from workbench.training.config import RunPaths
+            from workbench.training.warm_start import start_finetune
+
+            pipeline = resolved.pipeline.model_copy(update={"finetune_profile": str(profile_path.resolve())})
+            train_path = None
+            start_finetune(config.run, RunPaths(run_dir), pipeline)
+            data = {"offline": "warm start", "warm_start": str(config.run), "finetune_steps": pipeline.finetune_steps}
+        else:
+            pipeline = resolved.pipeline.model_copy(update={"profile": str(profile_path)})
+            train_path = folder / "train.toml"
+            # TOML has no None: an unset optional value (init_checkpoint, finetune_profile) is left out.
+            atomic_write_bytes(train_path, tomli_w.dumps(pipeline.model_dump(mode="json", exclude_none=True)).encode())
+            data = prepare_offline(run_dir / "offline", study_dir=spec.directory, scene=config.scene,
+                                   base_profile=spec.profile, profile=resolved.profile, profile_path=profile_path,
+                                   seed=config.seed, episodes=config.collect.episodes,
+                                   image_size=pipeline.qtopt.image_size, policy=config.collect.policy,
+                                   rerender_ok=config.collect.reuse == "rerender" or (
+                                       config.collect.reuse == "auto" and spec.visual_only()))
         qcfg = pipeline.qtopt
         cem = resolved.cem(qcfg.act_cem)
-        run_dir = folder / "run"
-        data = prepare_offline(run_dir / "offline", study_dir=spec.directory, scene=config.scene,
-                               base_profile=spec.profile, profile=resolved.profile, profile_path=profile_path,
-                               seed=config.seed, episodes=config.collect.episodes, image_size=qcfg.image_size,
-                               policy=config.collect.policy,
-                               rerender_ok=config.collect.reuse == "rerender" or (
-                                   config.collect.reuse == "auto" and spec.visual_only()))
         _write_json(folder / "data.json", data)
         context.trial.set_user_attr("offline", data["offline"])
         target = self.target(resolved, qcfg.image_size)

@@ -54,9 +54,10 @@ def log_tail(path: Path, lines: int = 6) -> str:
 
 
 class Trainer:
-    """``workbench train --run RUN --config CONFIG`` as a child process."""
+    """``workbench train --run RUN --config CONFIG`` as a child process; with no CONFIG, the run laid out
+    from a warm start (its config.json) continued with its lockstep collector beside it."""
 
-    def __init__(self, run_dir: Path, config_path: Path, log_path: Path, deadline: float, poll: float = 0.25):
+    def __init__(self, run_dir: Path, config_path: Path | None, log_path: Path, deadline: float, poll: float = 0.25):
         self.run_dir, self.config_path, self.log_path = run_dir, config_path, log_path
         self.deadline = deadline
         self.poll = poll
@@ -64,8 +65,11 @@ class Trainer:
         self.copy = run_dir.parent / "measured-checkpoint.safetensors"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "workbench.cli.train_child", "--run", str(self.run_dir),
-                   "--config", str(self.config_path), "--json"]
+        command = [sys.executable, "-m", "workbench.cli.train_child", "--run", str(self.run_dir), "--json"]
+        if self.config_path is None:
+            command.append("--continue")
+        else:
+            command += ["--config", str(self.config_path)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -75,7 +79,7 @@ class Trainer:
         """A private copy of each new checkpoint while the trainer runs (the last one included), safe to
         read while training goes on; TrialFailure when training fails."""
         checkpoint, history = self.run_dir / CHECKPOINT, self.run_dir / HISTORY
-        seen = history_seen = None
+        seen, history_seen = _stamp(checkpoint), None  # a warm start's checkpoint is not a new one
         while True:
             code = self.process.poll()
             stamp = _stamp(history)

@@ -204,9 +204,6 @@ def load_base(data: dict, kind: str, source: str) -> tuple[BaseConfig, Profile]:
         except ConfigError as error:
             raise UserError(f"{source}: {error}") from None
         check_init_checkpoint(pipeline, f"{source}: base.train")  # a warm start's file, before any trial
-        if base.run is not None:
-            raise UserError(f"{source}: base.run = {base.run!r}: a pipeline study trains its own runs; "
-                            "base.run is for kind 'cem'")
     else:
         if base.run is None:
             raise UserError(f"{source}: base.run: kind 'cem' evaluates a trained run; name its directory "
@@ -216,8 +213,29 @@ def load_base(data: dict, kind: str, source: str) -> tuple[BaseConfig, Profile]:
     return base, profile
 
 
+# What a warm-started study (kind "pipeline" with base.run) may set in [base.train]: the rest is the warm start's.
+WARM_TRAIN = ("finetune_steps", "checkpoint_every", "log_every")
+
+
 def pipeline_config(base: BaseConfig, profile: str) -> PipelineConfig:
-    data = {**base.train, "seed": base.seed, "scene": base.scene, "profile": profile}
+    """The trial's PipelineConfig. With ``base.run`` (a warm start) it is that run's config continued:
+    finetuning ``train.finetune_steps`` steps collecting under the trial's profile (``finetune_profile``)."""
+    if base.run is not None:
+        from workbench.training.warm_start import warm_start_of
+
+        extra = sorted(set(base.train) - set(WARM_TRAIN))
+        if extra:
+            raise ConfigError(f"base.train.{extra[0]}: a warm-started study (base.run) continues that run's config; "
+                              f"[base.train] may set only {', '.join(WARM_TRAIN)}")
+        try:
+            warm, _ = warm_start_of(base.run)
+        except UserError:  # not trained yet: checks use the defaults; the objective names it before any trial
+            warm = PipelineConfig(scene=base.scene)
+        if warm.scene != base.scene:
+            raise ConfigError(f"base.scene = {base.scene!r}: the warm start {base.run!r} trained on {warm.scene!r}")
+        data = {**warm.model_dump(mode="json"), **base.train, "seed": base.seed, "finetune_profile": profile}
+    else:
+        data = {**base.train, "seed": base.seed, "scene": base.scene, "profile": profile}
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as error:

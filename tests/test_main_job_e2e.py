@@ -11,7 +11,7 @@ from workbench.cli.main_job import CEM_CHOICE, CHOICE, CHOSEN_PROFILE, Plan, Tra
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("suite_cache")]
 
 TINY = Plan(collect_minutes=0.15, training=TrainingPlan(0.4, 0.5, {"qtopt": {"image_size": 32, "batch_size": 16}}),
-            tune_trials=2, tune_minutes=1.0, tune_steps=20, tune_trajectories=6, tune_episodes=3, tune_labelled=24,
+            tune_trials=2, tune_minutes=1.0, tune_steps=20, tune_episodes=3, tune_labelled=24,
             confirm_episodes=4, cem_candidates=((1, 16, 2), (2, 32, 4)), eval_episodes=2, transfer_images=20,
             transfer_episodes=4, drive_episodes=2, bootstrap=50, sheet_tiles=4)
 
@@ -39,10 +39,13 @@ def test_killed_during_finetuning_the_rerun_continues_and_finishes(tmp_path, mon
 
     # The tune study's trials started from the warm start; the default profile's own values ran first.
     summary = json.loads((run / "study" / "summary.json").read_text())
-    assert summary["default_trial"] == 0 and summary["eval"]["seed"] == 900000
+    assert summary["default_trial"] == 0 and summary["eval"]["split"] == "tune"
     assert summary["states"].get("complete", 0) == TINY.tune_trials, [t["reason"] for t in summary["trials"]]
     trial = json.loads((run / "study" / "trials" / "00000" / "trial.json").read_text())
-    assert trial["config"]["train"]["init_checkpoint"] == str((run / "warmstart.safetensors").resolve())
+    assert trial["config"]["run"] == str(run.resolve())
+    trial_run = json.loads((run / "study" / "trials" / "00000" / "run" / "config.json").read_text())
+    assert trial_run["finetune_steps"] == TINY.tune_steps and trial_run["finetune_profile"].endswith("profile.toml")
+    assert trial_run["offline_steps"] == warm["config"]["offline_steps"]  # it continued the warm start
 
     monkeypatch.setattr(main_job, "finetune_stage", real_finetune)
     lines = []

@@ -31,8 +31,8 @@ def test_tune_scores_success_on_the_tune_split_and_runs_the_default_values_first
 
     spec = load_study_file(STUDIES / "tune.toml")
     assert spec.metrics == ["success"] and "opc_auc" in spec.file.study.record and spec.visual_only()
-    assert spec.base.eval.seed == 900_000 and spec.base.eval.episodes == 50  # the tune split's first 50 seeds
-    assert spec.base.collect.reuse == "rerender" and spec.base.train["finetune_steps"] == 0
+    assert spec.base.eval.split == "tune" and spec.base.eval.episodes == 50  # the tune split's first 50 seeds
+    assert spec.base.run == "runs/main" and set(spec.base.train) <= {"finetune_steps", "checkpoint_every", "log_every"}
     default = load_profile("default")
     (first,) = spec.enqueued()
     assert set(first) == {p.path for p in spec.params}

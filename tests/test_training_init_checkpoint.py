@@ -103,7 +103,22 @@ def test_a_bad_init_checkpoint_is_refused_before_anything_is_written(tmp_path, o
     assert not (run / "config.json").exists() and not (run / "checkpoint.safetensors").exists()
 
 
-def test_a_study_names_its_missing_warm_start_before_any_trial(tmp_path):
+def test_a_warm_started_study_names_its_missing_warm_start_before_any_trial(tmp_path):
+    import tomllib
+
+    import tomli_w
+
+    from studies.objectives import make_objective
+    from studies.spec import parse_study
+
+    data = tomllib.loads((Path(__file__).parents[1] / "studies" / "tune.toml").read_text())
+    data["base"]["run"] = str(tmp_path / "nowhere")
+    spec = parse_study(tomli_w.dumps(data), "tune.toml")
+    with pytest.raises(UserError, match=r"tune.toml: base.run = .*nowhere.*no run there"):
+        make_objective(spec)
+
+
+def test_a_warm_started_study_sets_only_the_finetuning_in_base_train():
     import tomllib
 
     import tomli_w
@@ -111,6 +126,6 @@ def test_a_study_names_its_missing_warm_start_before_any_trial(tmp_path):
     from studies.spec import parse_study
 
     data = tomllib.loads((Path(__file__).parents[1] / "studies" / "tune.toml").read_text())
-    data["base"]["train"]["init_checkpoint"] = str(tmp_path / "nowhere.safetensors")
-    with pytest.raises(UserError, match=r"tune.toml: base.train: init_checkpoint = .*checkpoint file not found"):
+    data["base"]["train"]["offline_steps"] = 100
+    with pytest.raises(UserError, match=r"tune.toml: .*base.train.offline_steps: a warm-started study"):
         parse_study(tomli_w.dumps(data), "tune.toml")

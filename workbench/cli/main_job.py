@@ -8,10 +8,10 @@ directory, CPU) the stages are, with their time at ``--budget 1`` on two idle co
  3. collect (~3 min)       offline/: explorer episodes under ``default`` from two processes
  4. warm start (~5.5 min) QT-Opt's offline phase with a collector process beside the trainer:
                            config.json, checkpoint.safetensors, copied to warmstart.safetensors
- 5. tune (~4 min)          study/: the tune study (studies/tune.toml, SQLite storage): each trial starts
-                           from the warm start, trains on recorded explorer trajectories re-rendered under
-                           its visual ranges, and scores success on proxy-real's tune split; the ``default``
-                           profile's own values run first
+ 5. tune (~4 min)          study/: the tune study (studies/tune.toml, SQLite storage): each trial continues
+                           the warm start (its replay, weights and optimizer) and finetunes 600 steps with a
+                           lockstep collector under its visual ranges, then scores success on proxy-real's
+                           tune split; the ``default`` profile's own values run first
  6. confirm (~1 min)       the best trial and the default trial re-measured on fresh tune episodes, paired:
                            the study's profile only if it beats default, else default (and the job says so);
                            profile.toml (the chosen profile) and choice.json
@@ -56,6 +56,7 @@ from tqdm import tqdm
 from policies.runtime.files import atomic_write_bytes
 from workbench.errors import UserError
 from workbench.files import write_image_atomic
+from workbench.training.warm_start import WARM_START
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ CONFIRM_OFFSET = 50  # confirm and CEM: tune seeds from here on (a study's trial
 # Acting CEM candidates (iterations, samples, elites): the paper's 2x64 and wider searches.
 CEM_CANDIDATES = ((1, 64, 6), (2, 64, 6), (2, 128, 8), (3, 256, 10))
 
-WARM_START = "warmstart.safetensors"
 STUDY_DIR = "study"
 CHOSEN_PROFILE = "profile.toml"
 CHOICE = "choice.json"
@@ -95,8 +95,7 @@ class Plan:
     training: TrainingPlan = TRAINING  # warm start: the offline share; finetune: the rest
     tune_trials: int = 4
     tune_minutes: float = 4.0  # no trial starts after this
-    tune_steps: int = 600  # learner steps per trial, from the warm start
-    tune_trajectories: int = 100  # explorer trajectories recorded once, re-rendered under each trial's profile
+    tune_steps: int = 600  # finetuning learner steps per trial, from the warm start
     tune_episodes: int = 50  # success episodes per trial: the tune split's first
     tune_labelled: int = 50  # labelled target episodes (opc_auc, recorded)
     confirm_episodes: int = 100  # tune seeds 50..149: the study's choice against default, and the CEM candidates
@@ -117,7 +116,6 @@ class Plan:
             training=dataclasses.replace(self.training, minutes=self.training.minutes * budget),
             tune_trials=max(2, round(self.tune_trials * budget)), tune_minutes=max(1.0, self.tune_minutes * budget),
             tune_steps=max(50, round(self.tune_steps * budget)),
-            tune_trajectories=max(8, round(self.tune_trajectories * budget)),
             tune_episodes=min(50, max(4, round(self.tune_episodes * budget))),
             tune_labelled=min(50, max(24, round(self.tune_labelled * budget))),
             confirm_episodes=min(350, max(8, round(self.confirm_episodes * budget))),
@@ -352,9 +350,8 @@ def tune_settings(ctx: StageContext, minutes: float):
 
     plan = ctx.plan
     return TuneSettings(trials=plan.tune_trials, minutes=minutes, seed=ctx.seed,
-                        warm_start=(ctx.run_dir / WARM_START).resolve(), steps=plan.tune_steps,
-                        trajectories=plan.tune_trajectories, eval_episodes=plan.tune_episodes,
-                        labelled_episodes=plan.tune_labelled, train=plan.training.overrides)
+                        warm_start=ctx.run_dir.resolve(), steps=plan.tune_steps, eval_episodes=plan.tune_episodes,
+                        labelled_episodes=plan.tune_labelled)
 
 
 def tune_stage(ctx: StageContext) -> dict:
@@ -612,8 +609,8 @@ def report_stage(ctx: StageContext) -> dict:
 def build_stages(plan: Plan) -> list[Stage]:
     """The main job's stages with their time estimates (seconds on two idle cores)."""
     offline, finetune = plan.training_steps()
-    per_trial = 0.16 * plan.tune_trajectories + plan.tune_steps / 20 + 0.25 * plan.tune_episodes + 5
-    first_time = 0.14 * plan.tune_trajectories + 0.25 * plan.tune_labelled  # recording, labelled target episodes
+    per_trial = plan.tune_steps / 20 + 0.3 * plan.tune_episodes + 15  # finetune, success episodes, process starts
+    first_time = 0.25 * plan.tune_labelled  # the labelled target episodes, once a study
     candidates = len(plan.cem_candidates)
     return [
         Stage("scene-sheet", "scene sheet", 15, scene_sheet),

@@ -1,7 +1,7 @@
 """`workbench bench NAME`: benchmarks, each printed as a table or one JSON object.
 
-Each benchmark is a module `workbench.bench.<name>` with `add_arguments(parser)`
-(optional) and `run(args) -> dict`. Benchmarks pin themselves to one core by
+Each benchmark is a module `workbench.bench.<name>` (or, for one that runs studies, a module of
+`studies`, the room above) with `add_arguments(parser)` (optional) and `run(args) -> dict`. Benchmarks pin themselves to one core by
 default (`--cores`), so figures compare across machines with more.
 """
 
@@ -21,14 +21,17 @@ BENCHMARKS = {
     "runtime": "bundle runtime per-action latency (preprocess + CEM) and the policy server's round trip",
     "scale": "Ray: collection episodes/s and Bellman labels/s with 1 and 2 workers, and the local backend's",
     "backends": "the same QT-Opt run trained by the local and the Ray backend: held-out success of each",
+    "tuning": "final policies at equal compute under hand-set profiles and the profiles ADR, BayRn and the "
+              "study chose: held-out success and the paired difference on proxy-real test",
 }
+MODULES = {"tuning": "studies.tuning_bench"}  # a benchmark of studies lives in their room
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="run a benchmark")
     sub = parser.add_subparsers(dest="bench_name", required=True, metavar="NAME")
     for name, help_text in BENCHMARKS.items():
-        module = importlib.import_module(f"workbench.bench.{name}")
+        module = importlib.import_module(MODULES.get(name, f"workbench.bench.{name}"))
         bench = sub.add_parser(name, help=help_text)
         bench.add_argument("--json", action="store_true", help="print one JSON object")
         bench.add_argument("--cores", type=int, default=1, help="CPU cores to pin the benchmark to")

@@ -311,11 +311,11 @@ def _study(run: Path) -> str:
     trials = summary["trials"]
     objective = ", ".join(f"{o['metric']} ({o['direction']})" for o in summary["objectives"])
     evaluated = summary.get("eval") or {}
-    split = evaluated.get("split") or "tune"
-    parts = [f"<p>Study <code>{_e(summary['study'])}</code>: {_e(summary['description'])}. Objective: "
-             f"{_e(objective)}, on {_e(evaluated.get('suite', '?'))} (split <b>{_e(split)}</b>: "
-             f"{_e(evaluated.get('episodes', '?'))} episodes). Trials: "
-             f"{_e(', '.join(f'{n} {s}' for s, n in sorted(summary['states'].items())))}; storage "
+    split = evaluated.get("split") or next((t.get("split") for t in trials if t.get("split")), "tune")
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary["states"].items()))
+    parts = [f"<p>Study <code>{_e(summary['study'])}</code>: {_e(summary['description'])}. Measured on the {_e(split)} "
+             f"split of the target ({_e(evaluated.get('suite', 'proxy-real'))}, {_e(evaluated.get('episodes', '?'))} "
+             f"episodes a trial). Objective: {_e(objective)}. Trials: {_e(states)}; storage "
              f"<code>{_e(summary['storage'])}</code>.</p>"]
     best = summary.get("best") or {}
     if "trial" in best:
