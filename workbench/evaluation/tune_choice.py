@@ -67,7 +67,10 @@ def decide_profile(study: Sequence[dict], default: Sequence[dict]) -> dict:
     """The study's profile or ``default``, from both policies' outcomes on the same episodes."""
     paired = paired_difference(study, default)
     chosen = "study" if paired.difference > 0 else "default"
-    reason = (f"the study's choice beats default on the tune split: study - default {paired}"
+    # The point estimate decides (a study that ties default changes nothing); the words say whether it is noise.
+    noise = "" if paired.low > 0 else " (its interval includes zero: the difference is within noise)"
+    reason = (f"the study's choice scores above default on the tune split: study - default {paired}{noise}; "
+              "training under the study's profile"
               if chosen == "study" else
               f"the study's choice did not beat default on the tune split (study - default {paired}); "
               "training under default")
