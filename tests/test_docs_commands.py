@@ -37,6 +37,7 @@ _SERVER = "a server: runs until stopped"
 _STUDY = "runs or reads a study whose trials train QT-Opt (minutes to hours)"
 _CLUSTER = "starts, joins or uses a Ray cluster of several machines (HEAD_IP, TOKEN stand for yours)"
 _POSTGRES = "needs a PostgreSQL server; PASSWORD and DBHOST stand for yours"
+_CELL = "my_cell.toml, robot_data and robot.toml stand for the reader's own scene, robot data and envelope"
 
 # Commands the test does not execute, by their text as written (comments dropped, whitespace
 # collapsed, quotes removed); `workbench` ones are still parsed by the real parser.
@@ -101,6 +102,7 @@ NOT_RUN = {
     "workbench bench learn --minutes 60 --json": "an hour of training",
     "workbench bench scale --json": "benchmark: about two minutes, starts a Ray cluster",
     "workbench bench backends --json": "trains QT-Opt twice, with each backend: hours",
+    "workbench bench tuning --budget 0.5 --seeds 0,1,2": "trains six profiles at three seeds each: about an hour",
     # docs/several-machines.md (README.md repeats its first two commands)
     "workbench collect --backend ray --out runs/NAME/offline --episodes 3000": "3000 episodes: minutes",
     "workbench train --backend ray --run runs/NAME --minutes 60 --collectors 1 --updaters 1": _TRAINING,
@@ -155,6 +157,25 @@ NOT_RUN = {
     "workbench study best bayrn --out runs/bayrn/best/profile.toml": _STUDY,
     "workbench collect --out runs/tuned/offline --profile runs/quick/best/profile.toml --episodes 3000":
         "needs the profile `study best` writes after a study; 3000 episodes",
+    # docs/studies.md: tuning randomization to your robot's data
+    "workbench scene validate my_cell.toml --build": _CELL,
+    "workbench scene preview my_cell.toml --n 8 --out my_cell.png": _CELL,
+    "workbench data validate robot_data": _CELL,
+    "workbench data split robot_data --tune-episodes 50 --tune-images 300 --seed 0": _CELL,
+    "workbench collect --scene my_cell.toml --profile default --episodes 3000 --out runs/cell-warm/offline":
+        _CELL + "; 3000 episodes",
+    "workbench train --run runs/cell-warm --config warm.toml": _TRAINING,
+    "workbench study run my_study.toml": _STUDY,
+    "workbench study report cell": _STUDY,
+    "workbench study best cell --out runs/cell/best/profile.toml": _STUDY,
+    "workbench collect --scene my_cell.toml --profile default --episodes 3000 --out runs/cell-final/offline":
+        _CELL + "; 3000 episodes",
+    "workbench train --run runs/cell-final --config final.toml": _TRAINING,
+    "workbench eval --policy runs/cell-final --scene my_cell.toml --episodes 200": _RUN,
+    "workbench transfer --policy runs/cell-final --real robot_data --report reports/cell-transfer": _RUN,
+    "workbench export runs/cell-final --out bundles/cell": _RUN,
+    "workbench drive bundles/cell --episodes 50 --compare-run runs/cell-final --envelope robot.toml":
+        _BUNDLE + " and the robot's envelope file",
 }
 # Programs other than `workbench` that may appear in NOT_RUN commands.
 EXTERNAL = {"pip", "python", "tensorboard", "optuna-dashboard", "ray", "sudo", "export", "lint-imports"}

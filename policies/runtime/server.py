@@ -271,7 +271,7 @@ def add_admission_arguments(parser: argparse.ArgumentParser) -> None:
     """--envelope and --require-signature (also on `workbench drive`)."""
     parser.add_argument("--envelope", default=None, metavar="FILE",
                         help="the robot's hard limits (TOML, docs/hardware.md); the bundle may only narrow them "
-                             "(default: policies/robot_envelope.toml, the simulated bench cell)")
+                             "(default: policies/runtime/robot_envelope.toml, the simulated bench cell)")
     parser.add_argument("--require-signature", default=None, metavar="KEY",
                         help="Ed25519 public key (PEM): refuse a bundle not signed with its private key")
 

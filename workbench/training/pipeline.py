@@ -98,17 +98,21 @@ def train_with_collector(run_dir: str | Path, overrides: dict, offline_steps: in
                          "finetune_steps": finetune_steps, "steps_per_episode": 0}
         config = validate_config(config_values, "training overrides")
     planned_seconds = (config.offline_steps + config.finetune_steps) / NOMINAL_UPDATES_PER_S
-    collector = multiprocessing.get_context("spawn").Process(
-        target=collector_main, args=(str(paths.root), config.model_dump(mode="json")))
-    collector.start()
+    # A run configured without the collector (a plain `workbench train` warm start) collects in-process.
+    collector = None
+    if config.collector_every:
+        collector = multiprocessing.get_context("spawn").Process(
+            target=collector_main, args=(str(paths.root), config.model_dump(mode="json")))
+        collector.start()
     try:
         # A safety net, not the budget: a machine three times slower than planned still finishes.
         summary = train(paths.root, overrides=config_values, resume=resumed, minutes=3 * planned_seconds / 60 + 5,
                         progress=False)
     finally:
-        collector.join(timeout=30)
-        if collector.is_alive():
-            collector.terminate()
+        if collector is not None:
+            collector.join(timeout=30)
+            if collector.is_alive():
+                collector.terminate()
     return {**summary, "offline_steps": config.offline_steps, "resumed": resumed}
 
 
