@@ -1,6 +1,7 @@
 """End to end: `workbench data export-sim`, then `workbench transfer --real` on what it wrote."""
 
 import json
+import shutil
 
 import pytest
 from transfer_helpers import make_tiny_run, suite_cache  # noqa: F401 (suite_cache is a fixture)
@@ -80,3 +81,23 @@ def test_export_sim_refuses_an_existing_directory(exported, capsys):
     _, data = exported
     assert main(["data", "export-sim", "--out", str(data), "--images", "1", "--episodes", "0"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_transfer_reports_the_test_split_by_default_and_says_so(exported, capsys, tmp_path):
+    root, data = exported
+    split_data = tmp_path / "split"
+    shutil.copytree(data, split_data)
+    assert main(["data", "split", str(split_data), "--tune-episodes", "2", "--tune-images", "10", "--seed", "0"]) == 0
+    run = make_tiny_run(root / "run-split", profile="none")
+    measured = {}
+    for flag in ([], ["--split", "all"], ["--split", "tune"]):
+        capsys.readouterr()
+        assert main(["transfer", "--policy", str(run), "--real", str(split_data), "--bootstrap", "50", "--report",
+                     str(tmp_path / f"report{len(measured)}"), "--json", *flag]) == 0
+        measured[tuple(flag)] = json.loads(capsys.readouterr().out)["target"]
+    default, every, tune = measured[()], measured[("--split", "all")], measured[("--split", "tune")]
+    assert default["split"] == "test" and (default["episodes"], default["images"]) == (2, 10)
+    assert every["split"] is None and (every["episodes"], every["images"]) == (4, 20)
+    assert tune["split"] == "tune" and (tune["episodes"], tune["images"]) == (2, 10)
+    assert "the test split, which no study saw" in (tmp_path / "report0" / "report.md").read_text()
+    assert "tune and test splits together" in (tmp_path / "report1" / "report.md").read_text()

@@ -129,3 +129,16 @@ def test_a_warm_started_study_sets_only_the_finetuning_in_base_train():
     data["base"]["train"]["offline_steps"] = 100
     with pytest.raises(UserError, match=r"tune.toml: .*base.train.offline_steps: a warm-started study"):
         parse_study(tomli_w.dumps(data), "tune.toml")
+
+
+def test_a_warm_start_trained_without_the_collector_finetunes_in_process(tmp_path, offline):
+    from workbench.training.lockstep import FAILED_NAME
+    from workbench.training.warm_start import finetune_from
+
+    warm = new_run(tmp_path, offline, "warm")  # plain `workbench train`: no lockstep collector
+    train(warm, progress=False, overrides={**SMALL, "offline_steps": 2, "finetune_steps": 0, "steps_per_episode": 1})
+    summary = finetune_from(warm, tmp_path / "trial", profile="wide", finetune_steps=2)
+    assert summary["learner_step"] == 4
+    assert not (tmp_path / "trial" / "acting" / FAILED_NAME).exists()
+    collected = sorted((tmp_path / "trial" / "online").glob("*.safetensors"))
+    assert len(collected) == 2  # one episode per finetune step, collected by the learner's process

@@ -173,6 +173,17 @@ def load_real_data(root: str | os.PathLike, image_size: int | None = None, split
     return RealData(root, manifest, stacked, names, episodes, split)
 
 
+def reported_split(root: str | os.PathLike) -> str | None:
+    """The split a report reads by default: "test" where the directory's manifest names one (the
+    files no study saw), else None (every file). A directory that cannot be read is left to
+    load_real_data to refuse with its reason."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return None
+    splits = read_manifest(path).splits
+    return "test" if splits is not None and "test" in splits else None
+
+
 def split_files(root: Path, manifest: Manifest, split: str) -> SplitFiles:
     """The files of ``split``; RealDataError naming the manifest when the directory has no such split."""
     from workbench.evaluation.target_splits import SPLITS

@@ -14,8 +14,12 @@ from workbench.errors import UserError
 
 
 def measure_transfer(policies: list[str], real_dir: str | Path, *, suites: list, episodes: int,
-                     sim_profile: str | None, max_images: int, bootstrap: int, seed: int) -> tuple:
-    """(record, columns, domains) for ``workbench.evaluation.reports.transfer_report.build_transfer_report``."""
+                     sim_profile: str | None, max_images: int, bootstrap: int, seed: int,
+                     split: str | None = None) -> tuple:
+    """(record, columns, domains) for ``workbench.evaluation.reports.transfer_report.build_transfer_report``.
+
+    ``split``: "tune", "test" or "all" (every file); None: "test" where the data has splits, else every file.
+    """
     import numpy as np
 
     from randomizers import load_profile
@@ -29,13 +33,15 @@ def measure_transfer(policies: list[str], real_dir: str | Path, *, suites: list,
         target_images,
         training_domain_frames,
     )
-    from workbench.evaluation.realdata import load_real_data
+    from workbench.evaluation.realdata import load_real_data, reported_split
     from workbench.evaluation.reports.transfer_report import PolicyColumn, transfer_record
     from workbench.evaluation.suite_eval import evaluate_suite
 
     runs = [load_run_qnet(policy) for policy in policies]
     # Everything the user gave is read and checked before anything is computed or written.
-    real_by_size = {size: load_real_data(real_dir, image_size=size) for size in {r.image_size for r in runs}}
+    split = reported_split(real_dir) if split is None else None if split == "all" else split
+    real_by_size = {size: load_real_data(real_dir, image_size=size, split=split)
+                    for size in {r.image_size for r in runs}}
     for run in runs:
         if (sim_profile or run.profile) is None:
             raise UserError(f"{run.run} has no config.json naming its training profile; pass --sim-profile")

@@ -17,6 +17,9 @@ def register(subparsers) -> None:
     parser.add_argument("--episodes", type=int, default=100, help="episodes per suite with --suite")
     parser.add_argument("--sim-profile", default=None,
                         help="profile of the simulated reference images (default: each run's training profile)")
+    parser.add_argument("--split", choices=["tune", "test", "all"], default=None,
+                        help="which files of the data to measure on (default: the test split where the data has "
+                             "splits, which no study saw; else every file)")
     parser.add_argument("--max-images", type=int, default=500, help="at most this many images per domain")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the KID interval")
     parser.add_argument("--seed", type=int, default=0, help="seeds the reference scenes and every metric draw")
@@ -42,7 +45,7 @@ def transfer_command(args: argparse.Namespace) -> int:
     suites = get_suites(args.suite) if args.suite else []
     record, columns, domains = measure_transfer(args.policy, args.real, suites=suites, episodes=args.episodes,
                                                 sim_profile=args.sim_profile, max_images=args.max_images,
-                                                bootstrap=args.bootstrap, seed=args.seed)
+                                                bootstrap=args.bootstrap, seed=args.seed, split=args.split)
     out = args.report or _default_report(args.policy, args.real)
     write_report_directory(out, build_transfer_report(record, columns, domains))
     record["report"] = str(out / "report.md")

@@ -118,7 +118,7 @@ def build_transfer_report(record: dict, columns: list[PolicyColumn],
         "",
         (f"**Target data:** {target['description']}; {target['images']} unlabelled images, "
          f"{target['episodes']} labelled episodes ({target['successful_episodes']} successful, "
-         f"{target['transitions']} transitions)."),
+         f"{target['transitions']} transitions); {_split_words(target)}."),
         "",
     ]
     if "note" in record:
@@ -152,3 +152,12 @@ def build_transfer_report(record: dict, columns: list[PolicyColumn],
     files["report.md"] = "\n".join(lines).encode()
     files["report.json"] = json.dumps(record, indent=2).encode()
     return files
+
+
+def _split_words(target: dict) -> str:
+    """Which files of the target a figure comes from: a reader must know whether a study saw them."""
+    if target.get("split") == "test":
+        return "the test split, which no study saw"
+    if target.get("split"):
+        return f"the {target['split']} split"
+    return "every file" + (" (tune and test splits together)" if target.get("splits") else " (no splits assigned)")
