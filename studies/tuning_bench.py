@@ -16,7 +16,7 @@ Everything is written as soon as it is done, under ``--out``::
     methods/<method>/profile.toml  the profile a method chose (and its study directory)
     runs/<profile>-seed-S/         a final policy
     results/<profile>-seed-S.json  its per-suite success and per-episode outcomes
-    tuning.json                    the table, written after each result
+    tuning.json, tuning.png        the table and its bar chart, written after each result
 
 A stopped comparison keeps what it finished, and a rerun with the same arguments continues.
 """
@@ -188,6 +188,8 @@ class TuningBench:
     def write_table(self) -> dict:
         table = build_table(self.results(), self.profiles, self.seeds)
         atomic_write_bytes(self.out / "tuning.json", json.dumps(table, indent=2).encode())
+        if table["rows"]:
+            atomic_write_bytes(self.out / "tuning.png", success_plot(table))
         return table
 
 
@@ -250,6 +252,17 @@ def build_table(results: dict[tuple[str, int], dict], profiles: list[str], seeds
         b = pooled([results[(best, s)] for s in common], TARGET)[0]
         table["paired"][name] = {"against": best, "seeds": common, **paired_difference(a, b).to_dict()}
     return table
+
+
+def success_plot(table: dict) -> bytes:
+    """The table as grouped bars: success per suite and profile, with 95% intervals."""
+    from types import SimpleNamespace
+
+    from workbench.evaluation.reports.plots import success_per_suite
+
+    suites = next(iter(table["rows"].values()))["suites"]
+    return success_per_suite({suite: {name: SimpleNamespace(**row["suites"][suite])
+                                      for name, row in table["rows"].items()} for suite in suites})
 
 
 def print_table(table: dict) -> None:

@@ -58,6 +58,7 @@ def test_a_finished_result_is_kept_and_other_settings_are_refused(tmp_path, monk
     assert bench.final_policy("default", "default", 0) == finished
     assert bench.write_table()["rows"]["default"]["suites"][TARGET]["rate"] == 1.0
     assert json.loads((tmp_path / "tuning.json").read_text())["rows"]["default"]["seeds"] == [0]
+    assert (tmp_path / "tuning.png").read_bytes().startswith(b"\x89PNG")  # the table as a chart
 
     other = TuningBench(tmp_path, [0, 1], ["default"], BenchPlan(), 1.0)
     with pytest.raises(UserError, match="other settings"):
