@@ -52,7 +52,7 @@ def test_a_finished_result_is_kept_and_other_settings_are_refused(tmp_path, monk
     finished = _record("default", 0, {TARGET: [1] * EPISODES})
     (tmp_path / "results" / "default-seed-0.json").write_text(json.dumps(finished))
 
-    import workbench.training.warm_start as warm_start
+    from workbench.training import warm_start
 
     monkeypatch.setattr(warm_start, "finetune_from", lambda *a, **k: pytest.fail("a finished policy was retrained"))
     assert bench.final_policy("default", "default", 0) == finished
