@@ -159,6 +159,13 @@ class TuningBench:
         result_path = self.out / "results" / f"{name}-seed-{seed}.json"
         if result_path.exists():
             return json.loads(result_path.read_text())
+        twin = self.hand_set_twin(profile) if name in TUNED else None
+        if twin is not None:  # a method that kept a hand-set profile's values: the same policy, not trained twice
+            print(f"{name}, seed {seed}: {profile} has {twin}'s values; its result is {twin}'s", flush=True)
+            record = {**self.final_policy(twin, twin, seed), "profile": name, "profile_file": str(profile),
+                      "same_values_as": twin}
+            atomic_write_bytes(result_path, json.dumps(record).encode())
+            return record
         run_dir = self.out / "runs" / f"{name}-seed-{seed}"
         _, finetune_steps = planned_steps(self.plan.finetune_minutes * 60, 0.0)
         print(f"{name}, seed {seed}: finetune {finetune_steps} steps under {profile}, then "
@@ -173,6 +180,15 @@ class TuningBench:
                   "eval_seed": EVAL_SEED, "split": "test", "suites": suites}
         atomic_write_bytes(result_path, json.dumps(record).encode())
         return record
+
+    def hand_set_twin(self, profile) -> str | None:
+        """The first compared hand-set profile with the same ranges as ``profile`` (names aside), or None."""
+        from randomizers import load_profile
+
+        def values(name_or_path):
+            return load_profile(str(name_or_path)).model_dump(exclude={"name", "description"})
+
+        return next((name for name in HAND_SET if name in self.profiles and values(name) == values(profile)), None)
 
     # -- the table ---------------------------------------------------------------------------------
 
@@ -238,6 +254,9 @@ def build_table(results: dict[tuple[str, int], dict], profiles: list[str], seeds
         if records:
             rows[name] = {"seeds": [r["seed"] for r in records],
                           "suites": {suite: pooled(records, suite)[1] for suite in SUITES}}
+            twins = {r.get("same_values_as") for r in records}
+            if len(twins) == 1 and None not in twins:
+                rows[name]["same_values_as"] = twins.pop()
     table = {"target": TARGET, "split": "test", "eval_seed": EVAL_SEED, "rows": rows, "paired": {}}
     hand = [name for name in HAND_SET if name in rows and len(rows[name]["seeds"]) == len(seeds)]
     if not hand:
@@ -274,7 +293,8 @@ def print_table(table: dict) -> None:
     for name, row in table["rows"].items():
         cells = [f"{row['suites'][n]['rate'] * 100:5.1f} [{row['suites'][n]['low'] * 100:4.1f},"
                  f"{row['suites'][n]['high'] * 100:5.1f}]" for n in names]
-        print(f"{name:10s} {','.join(map(str, row['seeds'])):8s} " + " ".join(f"{c:>20s}" for c in cells))
+        same = f"  (= {row['same_values_as']}: the method kept its values)" if "same_values_as" in row else ""
+        print(f"{name:10s} {','.join(map(str, row['seeds'])):8s} " + " ".join(f"{c:>20s}" for c in cells) + same)
     for name, paired in table["paired"].items():
         print(f"{name} - {paired['against']} on {TARGET} test: {paired['difference'] * 100:+.1f} points "
               f"[{paired['low'] * 100:+.1f}, {paired['high'] * 100:+.1f}] over {paired['episodes']} paired episodes")

@@ -69,3 +69,22 @@ def test_a_finished_result_is_kept_and_other_settings_are_refused(tmp_path, monk
 def test_bad_seeds_are_refused(text):
     with pytest.raises(UserError, match="--seeds"):
         parse_seeds(text)
+
+
+def test_a_method_that_kept_a_hand_set_profiles_values_reuses_its_policy(tmp_path, monkeypatch):
+    from randomizers.config import profile_path
+    from workbench.training import warm_start
+
+    bench = TuningBench(tmp_path, [0], ["default", "wide", "study"], BenchPlan(), 1.0)
+    (tmp_path / "results").mkdir(parents=True)
+    for name, wins in (("default", [1] * EPISODES), ("wide", [0] * EPISODES)):
+        (tmp_path / "results" / f"{name}-seed-0.json").write_text(json.dumps(_record(name, 0, {TARGET: wins})))
+    kept = tmp_path / "kept.toml"  # what `study best` writes when the default trial wins: other name, same ranges
+    kept.write_text(profile_path("default").read_text().replace('name = "default"', 'name = "tune-trial-0"'))
+    monkeypatch.setattr(warm_start, "finetune_from", lambda *a, **k: pytest.fail("the same policy was trained twice"))
+
+    record = bench.final_policy("study", kept, 0)
+    assert record["same_values_as"] == "default" and record["profile"] == "study"
+    table = bench.write_table()
+    assert table["rows"]["study"]["same_values_as"] == "default"
+    assert table["paired"]["study"]["difference"] == 0.0
