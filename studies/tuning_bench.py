@@ -42,7 +42,7 @@ TARGET = "proxy-real"
 
 @dataclass(frozen=True)
 class BenchPlan:
-    """Sizes at ``--budget 1``: about two hours on two cores with three seeds."""
+    """Sizes at ``--budget 1``: 1 h 18 min measured on two cores with three seeds (docs/benchmarks.md)."""
 
     collect_minutes: float = 2.5  # explorer episodes per seed, two processes
     offline_minutes: float = 5.0  # the warm start's offline phase
@@ -61,7 +61,8 @@ def add_arguments(parser) -> None:
     parser.set_defaults(cores=2)
     parser.add_argument("--out", default="runs/bench-tuning", help="directory of the comparison (a rerun continues)")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds, the same for every profile")
-    parser.add_argument("--budget", type=float, default=1.0, help="scales every time budget (1: about two hours)")
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="scales every time budget (1: about 80 minutes on two cores with three seeds)")
     parser.add_argument("--episodes", type=int, default=100, help="held-out episodes per suite and policy")
     parser.add_argument("--profiles", default=",".join(HAND_SET + TUNED),
                         help="profiles to compare: hand-set names and the methods adr, bayrn, study")

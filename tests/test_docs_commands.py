@@ -102,7 +102,7 @@ NOT_RUN = {
     "workbench bench learn --minutes 60 --json": "an hour of training",
     "workbench bench scale --json": "benchmark: about two minutes, starts a Ray cluster",
     "workbench bench backends --json": "trains QT-Opt twice, with each backend: hours",
-    "workbench bench tuning --seeds 0,1,2": "trains six profiles at three seeds each: about an hour and a half",
+    "workbench bench tuning --seeds 0,1,2": "trains six profiles at three seeds each: about 80 minutes",
     # docs/several-machines.md (README.md repeats its first two commands)
     "workbench collect --backend ray --out runs/NAME/offline --episodes 3000": "3000 episodes: minutes",
     "workbench train --backend ray --run runs/NAME --minutes 60 --collectors 1 --updaters 1": _TRAINING,
