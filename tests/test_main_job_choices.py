@@ -42,6 +42,11 @@ def test_the_study_profile_is_chosen_only_when_it_beats_default_on_the_same_epis
     assert won["chosen"] == "study" and won["paired"]["difference"] == pytest.approx(0.2)
     assert won["paired"]["low"] <= 0.2 <= won["paired"]["high"]
 
+    # A lead within noise (the interval includes zero) is not a win: default stays, and the job says why.
+    slightly = decide_profile(outcomes([1, 1, 0, 1, 0, 0, 1, 0, 0, 0] + default[10:]), outcomes(default))
+    assert slightly["paired"]["difference"] > 0 and slightly["paired"]["low"] <= 0
+    assert slightly["chosen"] == "default" and "within noise" in slightly["reason"]
+
     tied = decide_profile(outcomes(default), outcomes(default))
     assert tied["chosen"] == "default" and "did not beat default" in tied["reason"]
     worse = decide_profile(outcomes([0] * 40), outcomes(default))

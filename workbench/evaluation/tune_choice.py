@@ -66,13 +66,13 @@ def measure_on_seeds(checkpoint: str, suite: str, seeds: Sequence[int], cem: dic
 def decide_profile(study: Sequence[dict], default: Sequence[dict]) -> dict:
     """The study's profile or ``default``, from both policies' outcomes on the same episodes."""
     paired = paired_difference(study, default)
-    chosen = "study" if paired.difference > 0 else "default"
-    # The point estimate decides (a study that ties default changes nothing); the words say whether it is noise.
-    noise = "" if paired.low > 0 else " (its interval includes zero: the difference is within noise)"
-    reason = (f"the study's choice scores above default on the tune split: study - default {paired}{noise}; "
+    # Beating default means the paired interval lies above zero: a lead within noise changes nothing exported.
+    chosen = "study" if paired.low > 0 else "default"
+    noise = ": its interval includes zero, the lead is within noise" if paired.difference > 0 else ""
+    reason = (f"the study's choice beats default on the tune split: study - default {paired}; "
               "training under the study's profile"
               if chosen == "study" else
-              f"the study's choice did not beat default on the tune split (study - default {paired}); "
+              f"the study's choice did not beat default on the tune split (study - default {paired}{noise}); "
               "training under default")
     return {"chosen": chosen, "paired": paired.to_dict(), "reason": reason}
 

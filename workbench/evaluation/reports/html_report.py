@@ -292,8 +292,8 @@ def _choice(run: Path) -> str:
                  f"paired).</p>")
     parts.append(_table(["profile", "trial", "trial metrics (tune split)", "confirmation success [95%]"], rows))
     parts.append(f"<p>Paired difference study - default: {_e(_paired(record.get('paired')))} points "
-                 "(95% Student-t interval on the same episodes; the study's profile is taken only when it is "
-                 "above zero).</p>")
+                 "(95% Student-t interval on the same episodes; the study's profile is taken only when the "
+                 "interval is above zero).</p>")
     diff = record.get("diff") or []
     if diff:
         parts.append("<h3>The chosen profile against default</h3>")
