@@ -364,7 +364,7 @@ def run_study_method(study_file: Path, warm: Path, directory: Path, seed: int, m
     profile.with_suffix(".tmp").replace(profile)
 
 
-STUDY_TRIAL_STEPS = 600  # a trial's finetuning, as the main job's tune study
+STUDY_TRIAL_STEPS = 1050  # a trial's finetuning, as the main job's tune study
 STUDIES = Path(__file__).parent
 METHODS: dict[str, Callable[[Path, Path, int, float, Path], None]] = {
     "study": functools.partial(run_study_method, STUDIES / "tune.toml"),

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from policies.qtopt.config import QTOptConfig
 from workbench.bench.cem import ARCHITECTURES, median_ms
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=QTOptConfig.model_fields["batch_size"].default)
     parser.add_argument("--repeats", type=int, default=10, help="timed batches per measurement")
     parser.add_argument("--profile", action="store_true",
                         help="time the phases of whole learner updates instead (sampling to target update)")

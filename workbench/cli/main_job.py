@@ -9,7 +9,7 @@ directory, CPU) the stages are, with their time at ``--budget 1`` on two idle co
  4. warm start (~5.5 min) QT-Opt's offline phase with a collector process beside the trainer:
                            config.json, checkpoint.safetensors, copied to warmstart.safetensors
  5. tune (~4 min)          study/: the tune study (studies/tune.toml, SQLite storage): each trial continues
-                           the warm start (its replay, weights and optimizer) and finetunes 600 steps with a
+                           the warm start (its replay, weights and optimizer) and finetunes 1050 steps with a
                            lockstep collector under its visual ranges, then scores success on proxy-real's
                            tune split; the ``default`` profile's own values run first
  6. confirm (~1 min)       the best trial and the default trial re-measured on fresh tune episodes, paired:
@@ -95,7 +95,7 @@ class Plan:
     training: TrainingPlan = TRAINING  # warm start: the offline share; finetune: the rest
     tune_trials: int = 4
     tune_minutes: float = 4.0  # no trial starts after this
-    tune_steps: int = 600  # finetuning learner steps per trial, from the warm start
+    tune_steps: int = 1050  # finetuning learner steps per trial, from the warm start (30 s at nominal rate)
     tune_episodes: int = 50  # success episodes per trial: the tune split's first
     tune_labelled: int = 50  # labelled target episodes (opc_auc, recorded)
     confirm_episodes: int = 100  # tune seeds 50..149: the study's choice against default, and the CEM candidates
@@ -608,8 +608,10 @@ def report_stage(ctx: StageContext) -> dict:
 
 def build_stages(plan: Plan) -> list[Stage]:
     """The main job's stages with their time estimates (seconds on two idle cores)."""
+    from workbench.training.pipeline import NOMINAL_UPDATES_PER_S as rate
+
     offline, finetune = plan.training_steps()
-    per_trial = plan.tune_steps / 20 + 0.3 * plan.tune_episodes + 15  # finetune, success episodes, process starts
+    per_trial = plan.tune_steps / rate + 0.3 * plan.tune_episodes + 15  # finetune, success episodes, process starts
     first_time = 0.25 * plan.tune_labelled  # the labelled target episodes, once a study
     candidates = len(plan.cem_candidates)
     return [
@@ -617,13 +619,13 @@ def build_stages(plan: Plan) -> list[Stage]:
         Stage("randomization-sheet", "randomization sheet (training profile)", 15, randomization_sheet),
         Stage("collect", "collect explorer episodes (2 processes)", plan.collect_minutes * 60 + 15, collect_stage),
         Stage("warm-start", "warm start: QT-Opt's offline phase (a collector process beside the trainer)",
-              offline / 20 + 20, warm_start_stage),
+              offline / rate + 20, warm_start_stage),
         Stage("tune", "tune study: warm-started trials on the tune split (Optuna, SQLite in the run directory)",
               min(plan.tune_minutes * 60 + per_trial, plan.tune_trials * per_trial + first_time) + 15, tune_stage),
         Stage("confirm", "confirm the study's choice against default on fresh tune episodes",
               0.3 * plan.confirm_episodes + 15, confirm_stage),
         Stage("finetune", "finetune under the chosen profile (a collector process beside the trainer)",
-              finetune / 20 + 20, finetune_stage),
+              finetune / rate + 20, finetune_stage),
         Stage("choose-cem", "choose the acting CEM on the tune split",
               0.3 * plan.confirm_episodes * candidates / 2 + 15, choose_cem_stage),
         Stage("evaluate", "evaluate trained policy and explorer on every held-out suite",

@@ -22,9 +22,9 @@ PR_SET_PDEATHSIG = 1
 
 # Budgets in seconds become counts at these rates (measured on this kind of machine, 2 cores):
 # a run is then fixed by its config and seed, and only its wall time depends on the machine.
-NOMINAL_UPDATES_PER_S = 20.0  # learner updates, batch 64, one core, a lockstep collector beside it
+NOMINAL_UPDATES_PER_S = 35.0  # learner updates, batch 32, one core, a lockstep collector beside it
 NOMINAL_EXPLORER_EPISODES_PER_S = 16.0  # two explorer processes
-COLLECTOR_EVERY = 4  # learner steps per collector episode
+COLLECTOR_EVERY = 8  # learner steps per collector episode: 256 batch rows, as 4 steps of 64 were
 
 
 def set_parent_death_signal() -> None:
