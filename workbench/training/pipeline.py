@@ -22,7 +22,9 @@ PR_SET_PDEATHSIG = 1
 
 # Budgets in seconds become counts at these rates (measured on this kind of machine, 2 cores):
 # a run is then fixed by its config and seed, and only its wall time depends on the machine.
-NOMINAL_UPDATES_PER_S = 35.0  # learner updates, batch 32, one core, a lockstep collector beside it
+# Learner updates of batch 32, one core, a lockstep collector beside it: 20/s measured at batch 64,
+# times the 1.75 that halving the batch gained in `bench train --profile` (README).
+NOMINAL_UPDATES_PER_S = 35.0
 NOMINAL_EXPLORER_EPISODES_PER_S = 16.0  # two explorer processes
 COLLECTOR_EVERY = 8  # learner steps per collector episode: 256 batch rows, as 4 steps of 64 were
 
