@@ -8,7 +8,9 @@ profile finetunes from each seed's warm start for the same learner steps, and ev
 policy is evaluated on the proxy-real ``test`` split and every held-out suite, on the same
 episodes for every profile and seed. The table gives success with 95% intervals and the
 paired difference of each tuned profile minus the best hand-set one (pairs: the same seed
-and the same episode), with its 95% interval.
+and the same episode), with two 95% intervals: over the paired episodes (these trained
+policies) and over training seeds (each seed's difference one draw; the interval that says
+whether training under the profile pays, ``workbench.rollout.evaluate.SeedLevelDifference``).
 
 Everything is written as soon as it is done, under ``--out``::
 
@@ -247,7 +249,7 @@ def build_table(results: dict[tuple[str, int], dict], profiles: list[str], seeds
     """Per profile: success per suite pooled over the finished seeds; the paired difference of every tuned profile
     against the best hand-set one on proxy-real test, over the seeds both finished."""
     from workbench.evaluation.suites import SUITES
-    from workbench.rollout.evaluate import paired_difference
+    from workbench.rollout.evaluate import paired_difference, seed_level_difference
 
     rows = {}
     for name in profiles:
@@ -270,7 +272,10 @@ def build_table(results: dict[tuple[str, int], dict], profiles: list[str], seeds
         common = [s for s in rows[name]["seeds"] if s in rows[best]["seeds"]]
         a = pooled([results[(name, s)] for s in common], TARGET)[0]
         b = pooled([results[(best, s)] for s in common], TARGET)[0]
-        table["paired"][name] = {"against": best, "seeds": common, **paired_difference(a, b).to_dict()}
+        per_seed = [paired_difference(pooled([results[(name, s)]], TARGET)[0],
+                                      pooled([results[(best, s)]], TARGET)[0]).difference for s in common]
+        table["paired"][name] = {"against": best, "seeds": common, **paired_difference(a, b).to_dict(),
+                                 "between_seeds": seed_level_difference(per_seed).to_dict()}
     return table
 
 
@@ -297,8 +302,12 @@ def print_table(table: dict) -> None:
         same = f"  (= {row['same_values_as']}: the method kept its values)" if "same_values_as" in row else ""
         print(f"{name:10s} {','.join(map(str, row['seeds'])):8s} " + " ".join(f"{c:>20s}" for c in cells) + same)
     for name, paired in table["paired"].items():
+        seeds = paired["between_seeds"]
         print(f"{name} - {paired['against']} on {TARGET} test: {paired['difference'] * 100:+.1f} points "
-              f"[{paired['low'] * 100:+.1f}, {paired['high'] * 100:+.1f}] over {paired['episodes']} paired episodes")
+              f"[{paired['low'] * 100:+.1f}, {paired['high'] * 100:+.1f}] over {paired['episodes']} paired episodes "
+              f"(these policies); training seeds as the unit: "
+              f"[{seeds['low'] * 100:+.1f}, {seeds['high'] * 100:+.1f}] over {seeds['seeds']} seeds "
+              f"({', '.join(f'{d * 100:+.1f}' for d in seeds['per_seed'])})")
 
 
 # -- the methods: each writes the profile it chose -----------------------------------------------------

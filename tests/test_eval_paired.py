@@ -38,3 +38,17 @@ def test_eval_compare_runs_both_policies_on_the_same_episodes(capsys):
     expected = (record["oracle"]["successes"] - record["explorer"]["successes"]) / 6
     assert record["difference"]["difference"] == pytest.approx(expected)
     assert record["difference"]["low"] <= expected <= record["difference"]["high"]
+
+
+def test_the_training_seed_interval_is_students_t_over_the_per_seed_differences():
+    from workbench.rollout.evaluate import seed_level_difference
+
+    three = seed_level_difference([0.10, 0.20, 0.30])
+    half = 4.302653 * 0.1 / 3 ** 0.5  # t(0.975, 2 df) * sd / sqrt(n)
+    assert three.difference == pytest.approx(0.2)
+    assert (three.low, three.high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-6)
+    assert "over 3 training seeds (+10.0, +20.0, +30.0)" in str(three)
+    one = seed_level_difference([0.4])  # one training seed says nothing about the next
+    assert (one.low, one.high) == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="no training seeds"):
+        seed_level_difference([])

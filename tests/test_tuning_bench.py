@@ -88,3 +88,19 @@ def test_a_method_that_kept_a_hand_set_profiles_values_reuses_its_policy(tmp_pat
     table = bench.write_table()
     assert table["rows"]["study"]["same_values_as"] == "default"
     assert table["paired"]["study"]["difference"] == 0.0
+
+
+def test_a_gain_at_one_training_seed_and_a_loss_at_another_is_not_called_a_gain():
+    ones, half, quarter = [1] * EPISODES, [1, 0] * (EPISODES // 2), [1, 0, 0, 0] * (EPISODES // 4)
+    results = {("default", 0): _record("default", 0, {TARGET: half}),
+               ("default", 1): _record("default", 1, {TARGET: half}),
+               ("study", 0): _record("study", 0, {TARGET: ones}),  # +50 points at seed 0
+               ("study", 1): _record("study", 1, {TARGET: quarter})}  # -25 points at seed 1
+    study = build_table(results, ["default", "study"], [0, 1])["paired"]["study"]
+
+    assert study["difference"] == pytest.approx(0.125)
+    assert study["between_seeds"]["per_seed"] == pytest.approx([0.5, -0.25])
+    assert study["between_seeds"]["difference"] == pytest.approx(0.125)
+    # Two seeds that disagree: Student's t with one degree of freedom spans the whole range.
+    assert study["between_seeds"]["low"] == -1.0 and study["between_seeds"]["high"] == 1.0
+    assert study["between_seeds"]["low"] < study["low"] and study["between_seeds"]["high"] > study["high"]
