@@ -112,7 +112,7 @@ class SeedLevelDifference:
 
     A paired interval over episodes holds both trained policies fixed: it says whether these two
     policies differ, not whether training under A beats training under B. Training moves more than
-    that: three main jobs at seed 0 that differed only in the explorer episodes collected before
+    that: three seed-0 trainings that differed only in the explorer episodes collected before
     training (960, 2880, 4800) scored 24.8%, 42.6% and 34.8% pooled (docs/benchmarks.md), not in the
     order of their data; 4800 against 2880 was -7.8 points [-13.6, -2.0] over the same 500 episodes.
     """
