@@ -84,14 +84,22 @@ class PairedDifference:
                 f"over {self.episodes} paired episodes ({self.a_only} won by A only, {self.b_only} by B only)")
 
 
+def mean_difference_interval(d: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) of differences in [-1, 1]: Student's t 95% interval, clipped to [-1, 1]
+    (one difference: the whole range)."""
+    from scipy.stats import t as student_t  # scipy loads slowly: only comparisons pay
+
+    n, mean = len(d), float(d.mean())
+    half = float(student_t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    return mean, max(-1.0, mean - half), min(1.0, mean + half)
+
+
 def paired_difference(a: Sequence[dict], b: Sequence[dict]) -> PairedDifference:
     """A - B over episodes that must be the same (reset seed and objects), pair by pair.
 
     The interval is Student's t on the per-episode differences (each -1, 0 or 1); pairing
     removes the scene-to-scene variance that two independent intervals would both carry.
     """
-    from scipy.stats import t as student_t  # scipy loads slowly: only comparisons pay
-
     if len(a) != len(b) or not a:
         raise ValueError(f"paired episodes differ in number: {len(a)} and {len(b)}")
     for x, y in zip(a, b):
@@ -99,10 +107,7 @@ def paired_difference(a: Sequence[dict], b: Sequence[dict]) -> PairedDifference:
             raise ValueError(f"episode with reset seed {x['reset_seed']} is not the same episode on both sides "
                              f"(objects {list(x['object_ids'])} and {list(y['object_ids'])})")
     d = np.array([float(x["success"]) - float(y["success"]) for x, y in zip(a, b)])
-    n, mean = len(d), float(d.mean())
-    half = float(student_t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
-    return PairedDifference(mean, max(-1.0, mean - half), min(1.0, mean + half), n,
-                            int((d > 0).sum()), int((d < 0).sum()))
+    return PairedDifference(*mean_difference_interval(d), len(d), int((d > 0).sum()), int((d < 0).sum()))
 
 
 @dataclass(frozen=True)
@@ -134,14 +139,10 @@ class SeedLevelDifference:
 
 def seed_level_difference(per_seed: Sequence[float]) -> SeedLevelDifference:
     """The interval over training seeds of per-seed differences (one seed: unbounded, [-1, 1])."""
-    from scipy.stats import t as student_t
-
     if not per_seed:
         raise ValueError("no training seeds to compare")
     d = np.asarray(per_seed, dtype=float)
-    n, mean = len(d), float(d.mean())
-    half = float(student_t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
-    return SeedLevelDifference(mean, max(-1.0, mean - half), min(1.0, mean + half), tuple(float(x) for x in d))
+    return SeedLevelDifference(*mean_difference_interval(d), tuple(float(x) for x in d))
 
 
 def evaluate_greedy(env, policy, episodes: int, seed: int) -> float:
