@@ -28,6 +28,7 @@ from studies.spec import Study, parse_study, read_study_text
 from workbench.errors import UserError
 
 TUNE_STUDY = Path(__file__).parent / "tune.toml"
+UNTIMED_GUARD_MINUTES = 600.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class TuneSettings:
     """What ``workbench run`` changes in ``studies/tune.toml``."""
 
     trials: int
-    minutes: float
+    minutes: float | None  # no trial starts after this; None: exactly ``trials`` trials, however long they take
     seed: int
     warm_start: Path  # the run directory every trial continues (at its phase switch)
     steps: int  # finetuning learner steps per trial
@@ -49,7 +50,13 @@ def warm_study_spec(study_file: Path, directory: Path, settings: TuneSettings) -
 
     data = tomllib.loads(read_study_text(study_file))
     data["study"].update(directory=str(directory), storage=f"sqlite:///{directory / 'study.db'}")
-    data["budget"].update(trials=settings.trials, minutes=settings.minutes)
+    data["budget"]["trials"] = settings.trials
+    if settings.minutes is None:
+        # Counted, not timed, so a loaded machine runs the same trials as an idle one; the guard
+        # only ends a study whose trials hang.
+        data["budget"].update(minutes=UNTIMED_GUARD_MINUTES, trial_minutes=UNTIMED_GUARD_MINUTES)
+    else:
+        data["budget"]["minutes"] = settings.minutes
     data["sampler"]["seed"] = settings.seed
     data["base"].update(seed=settings.seed, run=str(Path(settings.warm_start).resolve()))
     data["base"]["eval"].update(episodes=settings.eval_episodes, labelled_episodes=settings.labelled_episodes)

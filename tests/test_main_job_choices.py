@@ -35,6 +35,17 @@ def test_the_job_is_planned_under_thirty_minutes_of_estimates_plus_their_known_m
     assert big.tune_episodes == 50 and big.confirm_episodes + main_job.CONFIRM_OFFSET <= 400  # within the tune split
 
 
+def test_the_tune_study_is_counted_in_trials_so_a_loaded_machine_runs_the_same_ones(tmp_path):
+    from studies.in_run import tune_study_spec
+
+    plan = Plan()
+    ctx = StageContext(run_dir=tmp_path, seed=3, plan=plan, spent_before=0.0)
+    budget = tune_study_spec(tmp_path / "study", main_job.tune_settings(ctx)).file.budget
+    assert budget.trials == plan.tune_trials
+    # No deadline a slow or busy machine could reach: neither for the study nor for one trial.
+    assert budget.minutes >= 600 and budget.trial_minutes >= 600
+
+
 def test_the_study_profile_is_chosen_only_when_it_beats_default_on_the_same_episodes():
     default = [1, 0, 0, 1, 0, 0, 1, 0, 0, 0] * 4
     better = [1, 1, 0, 1, 0, 0, 1, 1, 0, 0] * 4

@@ -11,7 +11,7 @@ from workbench.cli.main_job import CEM_CHOICE, CHOICE, CHOSEN_PROFILE, Plan, Tra
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("suite_cache")]
 
 TINY = Plan(collect_minutes=0.15, training=TrainingPlan(0.4, 0.5, {"qtopt": {"image_size": 32, "batch_size": 16}}),
-            tune_trials=2, tune_minutes=1.0, tune_steps=20, tune_episodes=3, tune_labelled=24,
+            tune_trials=2, tune_steps=20, tune_episodes=3, tune_labelled=24,
             confirm_episodes=4, cem_candidates=((1, 16, 2), (2, 32, 4)), eval_episodes=2, transfer_images=20,
             transfer_episodes=4, drive_episodes=2, bootstrap=50, sheet_tiles=4)
 
