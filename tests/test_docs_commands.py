@@ -58,6 +58,8 @@ NOT_RUN = {
     "workbench eval --policy explorer --episodes 200 --json": "200 episodes: about 30 s",
     "workbench randomize validate my_profile.toml": "my_profile.toml stands for the reader's own profile file",
     "workbench eval --policy oracle --profile wide --episodes 100": "100 randomized episodes: about 20 s",
+    "workbench eval --compare oracle explorer --episodes 100":
+        "two policies on 100 episodes each: about 90 s (tests/test_eval_paired.py runs --compare)",
     "workbench collect --scene bin_grasp --profile default --episodes 3000 --out runs/NAME/offline":
         "3000 episodes: about 10 minutes",
     "workbench train --run runs/NAME --minutes 60": _TRAINING,
