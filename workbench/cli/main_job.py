@@ -89,8 +89,8 @@ CEM_CHOICE = "cem_choice.json"
 
 @dataclass(frozen=True)
 class Plan:
-    """What each stage does at ``--budget 1`` (about 32 minutes estimated on two idle cores; the estimates run
-    high: the last full run of the old order took 21 minutes against 30 estimated)."""
+    """What each stage does at ``--budget 1`` (about 31 minutes estimated on two idle cores at the nominal
+    rates; the 2-core AVX2 machine of docs/benchmarks.md, slower than nominal, took 35:50 alone)."""
 
     collect_minutes: float = 3.0
     training: TrainingPlan = TRAINING  # warm start: the offline share; finetune: the rest
