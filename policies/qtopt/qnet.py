@@ -191,7 +191,7 @@ class PaperQNetwork(QNetwork):
 class FastQNetwork(QNetwork):
     """Image and state encoded once to a vector; the action joins late in a small MLP head.
 
-    At 64x64: four stride-2 3x3 convs (16, 32, 64, 64 channels) -> 4x4x64 -> dense 128, LayerNorm,
+    At 64x64: four stride-2 convs (16, 32, 64, 64 channels) -> 4x4x64 -> dense 128, LayerNorm,
     with the state (130 features); head: dense 64 over [features, action] -> dense 64 -> logit.
     About 200k parameters, almost all in the action-independent encoder.
     """
@@ -206,10 +206,9 @@ class FastQNetwork(QNetwork):
         self._set_input_units(max_translation)
         # Strided convolutions, no pooling: on one CPU core the three MaxPool layers of the
         # previous encoder cost a third of its time for the same 4x4 map. 16 channels at full
-        # resolution: the first layer dominates the cost. Its 3x3 kernel (was 5x5) made an
-        # update 44.0 -> 38.9 ms at batch 32 (`bench train --profile`, AVX2 machine).
+        # resolution: the first layer dominates the cost.
         self.encoder = nn.Sequential(
-            _conv(3, 16, 3, stride=2), nn.ReLU(inplace=True),
+            _conv(3, 16, 5, stride=2), nn.ReLU(inplace=True),
             _conv(16, 32, 3, stride=2), nn.ReLU(inplace=True),
             _conv(32, 64, 3, stride=2), nn.ReLU(inplace=True),
             _conv(64, 64, 3, stride=2), nn.ReLU(inplace=True),

@@ -5,18 +5,18 @@ directory, CPU) the stages are, with their time at ``--budget 1`` on two idle co
 
  1. scene sheet            scene_sheet.png: the scene's canonical look, 16 scenes
  2. randomization sheet    randomization_sheet.png: first frames under the ``default`` profile
- 3. collect (~2 min)       offline/: explorer episodes under ``default`` from two processes
- 4. warm start (~5 min) QT-Opt's offline phase with a collector process beside the trainer:
+ 3. collect (~3 min)       offline/: explorer episodes under ``default`` from two processes
+ 4. warm start (~5.5 min) QT-Opt's offline phase with a collector process beside the trainer:
                            config.json, checkpoint.safetensors, copied to warmstart.safetensors
- 5. tune (~3.5 min)        study/: the tune study (studies/tune.toml, SQLite storage), 3 trials, counted
+ 5. tune (~4 min)          study/: the tune study (studies/tune.toml, SQLite storage), 3 trials, counted
                            rather than timed (a busy machine runs the same ones): each trial continues
-                           the warm start (its replay, weights and optimizer) and finetunes 700 steps with a
+                           the warm start (its replay, weights and optimizer) and finetunes 1050 steps with a
                            lockstep collector under its visual ranges, then scores success on proxy-real's
                            tune split; the ``default`` profile's own values run first
  6. confirm (~1 min)       the best trial and the default trial re-measured on fresh tune episodes, paired:
                            the study's profile only if it beats default, else default (and the job says so);
                            profile.toml (the chosen profile) and choice.json
- 7. finetune (~7.5 min)   joint finetuning from the warm start, the collector process collecting under the
+ 7. finetune (~8.5 min)   joint finetuning from the warm start, the collector process collecting under the
                            chosen profile (config.json's finetune_profile); history.json, learning_curve.png
  8. choose CEM (~1 min)    acting CEM candidates on the tune split: the fastest within the best's 95%
                            interval under the latency budget (``Plan.latency_budget_ms``): acting_cem.json,
@@ -72,7 +72,7 @@ class TrainingPlan:
 
 # The training budget and config of the main job: change them here. The offline share (the warm
 # start) is 0.4 as `bench learn`: the policy improved during finetuning, not offline.
-TRAINING = TrainingPlan(minutes=12.5, offline_share=0.4, overrides={})
+TRAINING = TrainingPlan(minutes=14.0, offline_share=0.4, overrides={})
 
 SCENE, PROFILE = "bin_grasp", "default"  # the embedded defaults
 EVAL_SEED = 1000  # held-out episodes reset with EVAL_SEED + run seed + i, as `workbench eval --seed 1000`
@@ -92,13 +92,13 @@ class Plan:
     """What each stage does at ``--budget 1`` (about 31 minutes estimated on two idle cores at the nominal
     rates; the 2-core AVX2 machine of docs/benchmarks.md, slower than nominal, took 35:50 alone)."""
 
-    collect_minutes: float = 2.0
+    collect_minutes: float = 3.0
     training: TrainingPlan = TRAINING  # warm start: the offline share; finetune: the rest
     # A count, not a deadline: with "no trial starts after 4 minutes", one loaded machine ran one
     # trial where an idle one ran three, and the run depended on the load. Three fit in about 4
     # minutes on the 2-core AVX2 machine (docs/benchmarks.md).
     tune_trials: int = 3
-    tune_steps: int = 700  # finetuning learner steps per trial, from the warm start (20 s at nominal rate)
+    tune_steps: int = 1050  # finetuning learner steps per trial, from the warm start (30 s at nominal rate)
     tune_episodes: int = 50  # success episodes per trial: the tune split's first
     tune_labelled: int = 50  # labelled target episodes (opc_auc, recorded)
     confirm_episodes: int = 100  # tune seeds 50..149: the study's choice against default, and the CEM candidates
