@@ -127,8 +127,9 @@ class TuningBench:
     # -- the stages --------------------------------------------------------------------------------
 
     def warm_start(self, seed: int) -> Path:
-        from workbench.training.config import PipelineConfig, RunPaths
+        from workbench.training.config import RunPaths
         from workbench.training.pipeline import collect_offline, planned_explorer_episodes, planned_steps
+        from workbench.training.config import PipelineConfig
         from workbench.training.warm_start import train_warm_start
 
         run_dir = self.out / "warm" / f"seed-{seed}"
