@@ -13,9 +13,7 @@ def register(subparsers) -> None:
     parser.add_argument("--episodes", type=int, required=True, help="episodes wanted in --out (existing ones count)")
     parser.add_argument("--out", required=True, help="episode directory, e.g. runs/NAME/offline")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--policy", default="guided",
-                        help="scripted policy: guided (the explorer aimed near a true object in half its episodes, "
-                             "the default offline data), explorer (QT-Opt's blind bootstrap policy) or oracle")
+    parser.add_argument("--policy", default="explorer", help="scripted policy: explorer or oracle")
     parser.add_argument("--split", choices=["train", "test"], default="train", help="object split")
     parser.add_argument("--image-size", type=int, default=None, help="camera image size (default: the scene's)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
