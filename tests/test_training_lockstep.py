@@ -8,7 +8,7 @@ import safetensors.numpy
 
 from policies.qtopt.replay import read_episode
 from workbench.training.lockstep import Lockstep
-from workbench.training.pipeline import collect_offline, train_with_collector
+from workbench.training.pipeline import collect_explorer, train_with_collector
 
 OVERRIDES = {
     "seed": 3, "collector_every": 2, "collector_lag": 2, "checkpoint_every": 8, "log_every": 4,
@@ -28,8 +28,7 @@ def test_schedule_explores_offline_then_acts_with_published_weights():
 
 
 def run_once(run_dir: Path) -> dict:
-    collect_offline(run_dir, scene="bin_grasp", profile="default", seed=3, image_size=64, episodes=4, policy="guided",
-                    workers=2)
+    collect_explorer(run_dir, scene="bin_grasp", profile="default", seed=3, image_size=64, episodes=4, workers=2)
     return train_with_collector(run_dir, OVERRIDES, offline_steps=8, finetune_steps=16)
 
 
@@ -55,9 +54,6 @@ def test_the_collector_ran_its_schedule_and_the_learner_took_it(two_runs):
     online = sorted(p.name for p in (first / "online").glob("collector-*"))
     assert len(beside) == 4 and len(online) == 6
     assert summary["offline_episodes"] == 4 + 4 and summary["online_episodes"] == 6
-    # The offline phase's episodes, collected and beside, come from the config's scripted policy.
-    offline = sorted((first / "offline").glob("*-00000*.safetensors"))
-    assert len(offline) == 8 and {read_episode(path).policy for path in offline} == {"guided"}
     for name in online:  # the same on-policy episodes, acted with the same published weights
         x, y = read_episode(first / "online" / name), read_episode(second / "online" / name)
         assert np.array_equal(x.actions, y.actions) and np.array_equal(x.images, y.images)
@@ -69,8 +65,7 @@ def run_in_two_calls(run_dir: Path) -> dict:
     finetune_steps and finetune_profile and the run resumes at its phase switch."""
     import json
 
-    collect_offline(run_dir, scene="bin_grasp", profile="default", seed=3, image_size=64, episodes=4, policy="guided",
-                    workers=2)
+    collect_explorer(run_dir, scene="bin_grasp", profile="default", seed=3, image_size=64, episodes=4, workers=2)
     first = train_with_collector(run_dir, OVERRIDES, offline_steps=8, finetune_steps=0)
     assert first["learner_step"] == 8
     config = json.loads((run_dir / "config.json").read_text())

@@ -627,7 +627,7 @@ def build_stages(plan: Plan) -> list[Stage]:
     return [
         Stage("scene-sheet", "scene sheet", 15, scene_sheet),
         Stage("randomization-sheet", "randomization sheet (training profile)", 15, randomization_sheet),
-        Stage("collect", "collect scripted episodes (2 processes)", plan.collect_minutes * 60 + 15, collect_stage),
+        Stage("collect", "collect explorer episodes (2 processes)", plan.collect_minutes * 60 + 15, collect_stage),
         Stage("warm-start", "warm start: QT-Opt's offline phase (a collector process beside the trainer)",
               offline / rate + 20, warm_start_stage),
         Stage("tune", "tune study: warm-started trials on the tune split (Optuna, SQLite in the run directory)",

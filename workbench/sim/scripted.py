@@ -213,8 +213,7 @@ class GuidedExplorerPolicy(ExplorerPolicy):
     def reset(self, rng: np.random.Generator) -> None:
         super().reset(rng)
         self.goal_yaw = None
-        aim_rng = rng.spawn(1)[0]  # a child stream: the explorer's own draws stay as they were
-        if aim_rng.random() >= self.aim_prob:
+        if rng.random() >= self.aim_prob:
             return
         env = self.env.unwrapped
         view = env.privileged_view()
@@ -222,13 +221,13 @@ class GuidedExplorerPolicy(ExplorerPolicy):
         in_bin = np.flatnonzero(view["object_pos"][:, 2] < floor + 0.15)
         if in_bin.size == 0:
             return
-        index = int(aim_rng.choice(in_bin))
+        index = int(rng.choice(in_bin))
         obj = view["object_pos"][index]
         depth = grasp_geometry(env.spec_scene.gripper).depth
-        self.goal_xy = obj[:2] - view["gripper_pos"][:2] + aim_rng.normal(0, self.aim_noise, 2)
-        self.grasp_height = max(0.004, obj[2] - depth - floor + aim_rng.normal(0, self.height_noise))
+        self.goal_xy = obj[:2] - view["gripper_pos"][:2] + rng.normal(0, self.aim_noise, 2)
+        self.grasp_height = max(0.004, obj[2] - depth - floor + rng.normal(0, self.height_noise))
         self.goal_yaw = (_grasp_yaw(view["object_xmat"][index], view["object_half_extents"][index])
-                         + aim_rng.normal(0, self.yaw_noise))
+                         + rng.normal(0, self.yaw_noise))
         self.yaw = 0.0  # the explorer's one random turn: replaced by turning toward goal_yaw
 
     def act(self, observation: dict) -> np.ndarray:
