@@ -128,8 +128,7 @@ class TuningBench:
 
     def warm_start(self, seed: int) -> Path:
         from workbench.training.config import RunPaths
-        from workbench.training.pipeline import collect_offline, planned_explorer_episodes, planned_steps
-        from workbench.training.config import PipelineConfig
+        from workbench.training.pipeline import collect_explorer, planned_explorer_episodes, planned_steps
         from workbench.training.warm_start import train_warm_start
 
         run_dir = self.out / "warm" / f"seed-{seed}"
@@ -138,9 +137,8 @@ class TuningBench:
         print(f"warm start, seed {seed}: collect {self.plan.collect_minutes:.1f} min, offline phase "
               f"{self.plan.offline_minutes:.1f} min", flush=True)
         if not RunPaths(run_dir).config.exists():
-            collect_offline(run_dir, scene="bin_grasp", profile="default", seed=seed, image_size=64,
-                            episodes=planned_explorer_episodes(self.plan.collect_minutes * 60),
-                            policy=PipelineConfig().offline_policy)
+            collect_explorer(run_dir, scene="bin_grasp", profile="default", seed=seed, image_size=64,
+                             episodes=planned_explorer_episodes(self.plan.collect_minutes * 60))
         offline_steps, _ = planned_steps(self.plan.offline_minutes * 60, 1.0)
         summary = train_warm_start(run_dir, {"seed": seed, "scene": "bin_grasp", "profile": "default"}, offline_steps)
         atomic_write_bytes(run_dir / "warm.json", json.dumps(summary, indent=2, default=str).encode())

@@ -134,7 +134,7 @@ def run_dir(tmp_path_factory):
     make_run(run, image_size=32)  # an untrained run: config.json and checkpoint.safetensors
     ctx = StageContext(run, 0, plan, 0.0)
     markers = {"scene-sheet": scene_sheet(ctx), "randomization-sheet": randomization_sheet(ctx),
-               "collect": {"episodes": 40, "policy": "guided", "success_rate": 0.2, "episodes_on_disk": 40},
+               "collect": {"episodes": 40, "explorer_success": 0.2, "episodes_on_disk": 40},
                "warm-start": {"learner_step": 200, "offline_steps": 200, "offline_episodes": 44, "online_episodes": 0,
                               "online_success_rate": None, "stopped_by": "steps", "plan_minutes": 0.5},
                "finetune": {"learner_step": 300, "offline_steps": 200, "offline_episodes": 44, "online_episodes": 6,

@@ -2,11 +2,10 @@
 
 Plan for ``--minutes M`` on two cores (evaluation time is reserved first):
 
-1. collect  ``--collect-share`` of the rest: two processes of the config's scripted ``offline_policy``
-            (the guided explorer by default) write offline/.
+1. collect  ``--collect-share`` of the rest: two explorer processes write offline/.
 2. train    the remainder, in this process (one core): the offline phase for
             ``--offline-share`` of the training time, then joint finetuning. Beside it, one
-            lockstep collector process (the other core) adds scripted episodes while the
+            lockstep collector process (the other core) adds explorer episodes while the
             learner is offline, then runs its CEM policy with exploration noise
             (QT-Opt's collectors -> replay -> trainer).
 3. evaluate the trained CEM policy and the explorer on the held-out (test) objects, the
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from workbench.rollout.evaluate import paired_difference
 from workbench.training.pipeline import (
-    collect_offline,
+    collect_explorer,
     planned_explorer_episodes,
     planned_steps,
     spawn_pool,
@@ -91,12 +90,10 @@ def run(args) -> dict:
                      "seed": args.seed, "plan_collect_s": collect_seconds, "plan_train_s": train_seconds,
                      "plan_eval_s": budget - work}
 
-    # 1. Offline data: two processes of the config's scripted policy.
-    collected = collect_offline(run_dir, scene=args.scene, profile=args.profile, seed=args.seed,
-                                image_size=image_size, episodes=planned_explorer_episodes(collect_seconds),
-                                policy=base.offline_policy)
-    figures.update(collect_episodes=collected["episodes"], collect_policy=collected["policy"],
-                   collect_success=collected["success_rate"],
+    # 1. Offline data: two explorer processes.
+    collected = collect_explorer(run_dir, scene=args.scene, profile=args.profile, seed=args.seed,
+                                 image_size=image_size, episodes=planned_explorer_episodes(collect_seconds))
+    figures.update(collect_episodes=collected["episodes"], collect_explorer_success=collected["explorer_success"],
                    collect_s=time.time() - started)
 
     # 2. Train: offline phase, then finetuning, with a lockstep collector process beside the trainer.

@@ -310,15 +310,15 @@ def _count(directory: Path, pattern: str) -> int:
 
 
 def collect_stage(ctx: StageContext) -> dict:
-    from workbench.training.pipeline import collect_offline, planned_explorer_episodes
+    from workbench.training.pipeline import collect_explorer, planned_explorer_episodes
 
     config = training_config(ctx.plan, ctx.seed)
     offline = ctx.run_dir / "offline"
     episodes = planned_explorer_episodes(ctx.plan.collect_minutes * 60)
-    with TimeBar(f"collect (2 {config.offline_policy} processes)", ctx.plan.collect_minutes * 60,
+    with TimeBar("collect (2 explorer processes)", ctx.plan.collect_minutes * 60,
                  lambda: {"episodes": _count(offline, "episode-*.safetensors")}):
-        result = collect_offline(ctx.run_dir, scene=config.scene, profile=config.profile, seed=config.seed,
-                                 image_size=config.qtopt.image_size, episodes=episodes, policy=config.offline_policy)
+        result = collect_explorer(ctx.run_dir, scene=config.scene, profile=config.profile, seed=config.seed,
+                                  image_size=config.qtopt.image_size, episodes=episodes)
     return {**result, "episodes_on_disk": _count(offline, "episode-*.safetensors"), "profile": config.profile,
             "image_size": config.qtopt.image_size}
 

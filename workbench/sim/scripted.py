@@ -1,12 +1,9 @@
-"""Scripted grasping policies: an oracle, QT-Opt's noisy bootstrap explorer, and the explorer aimed.
+"""Scripted grasping policies: an oracle and QT-Opt's noisy bootstrap explorer.
 
-All act through the same 8-d action as a learned policy. The oracle reads
+Both act through the same 8-d action as a learned policy. The oracle reads
 true object poses (it proves the physics supports grasping); the explorer
 sees only what a real robot knows (its own commanded motion and height) and
 grasps at a random point in the bin, like QT-Opt's scripted bootstrap policy.
-The guided explorer is the explorer aimed, in a share of its episodes, near a
-true object: a simulation-only data collector (it reads true poses), never a
-baseline.
 """
 
 from __future__ import annotations
@@ -189,56 +186,4 @@ class ExplorerPolicy:
         return make_action(translation, self.rng.uniform(-1, 1))
 
 
-class GuidedExplorerPolicy(ExplorerPolicy):
-    """The explorer, aimed in a share ``aim_prob`` of its episodes: it grasps near a true object
-    (position off by ``aim_noise`` m, yaw by ``yaw_noise`` rad, close height by ``height_noise`` m,
-    each a Gaussian std) instead of at a random point, and turns toward the object's grasp yaw while
-    it reaches. Otherwise, and in everything else (action noise, random gripper commands), it is the
-    explorer.
-
-    Why: the blind explorer succeeds in about a quarter of its episodes, and its failures are mostly
-    far from any object, so offline data shows a Q-function few grasps near the line between a hold
-    and a slip. Aimed episodes with noise put successes and near misses side by side. Simulation
-    only: it reads true poses, as the oracle does.
-    """
-
-    name = "guided"
-
-    def __init__(self, env: GraspEnv, aim_prob: float = 0.5, aim_noise: float = 0.015, yaw_noise: float = 0.3,
-                 height_noise: float = 0.005, **explorer_settings):
-        super().__init__(env, **explorer_settings)
-        self.aim_prob, self.aim_noise = aim_prob, aim_noise
-        self.yaw_noise, self.height_noise = yaw_noise, height_noise
-
-    def reset(self, rng: np.random.Generator) -> None:
-        super().reset(rng)
-        self.goal_yaw = None
-        if rng.random() >= self.aim_prob:
-            return
-        env = self.env.unwrapped
-        view = env.privileged_view()
-        floor = view["bin_floor_z"]
-        in_bin = np.flatnonzero(view["object_pos"][:, 2] < floor + 0.15)
-        if in_bin.size == 0:
-            return
-        index = int(rng.choice(in_bin))
-        obj = view["object_pos"][index]
-        depth = grasp_geometry(env.spec_scene.gripper).depth
-        self.goal_xy = obj[:2] - view["gripper_pos"][:2] + rng.normal(0, self.aim_noise, 2)
-        self.grasp_height = max(0.004, obj[2] - depth - floor + rng.normal(0, self.height_noise))
-        self.goal_yaw = (_grasp_yaw(view["object_xmat"][index], view["object_half_extents"][index])
-                         + rng.normal(0, self.yaw_noise))
-        self.yaw = 0.0  # the explorer's one random turn: replaced by turning toward goal_yaw
-
-    def act(self, observation: dict) -> np.ndarray:
-        reaching = self.phase in ("approach", "descend")
-        action = super().act(observation)
-        if self.goal_yaw is not None and reaching:
-            env = self.env.unwrapped
-            yaw_error = float(np.remainder(self.goal_yaw - env.task.target_yaw + np.pi / 2, np.pi) - np.pi / 2)
-            angle = float(np.clip(yaw_error / env.spec_scene.task.max_rotation, -1, 1)) * np.pi
-            action[3:5] = np.sin(angle), np.cos(angle)
-        return action
-
-
-SCRIPTED_POLICIES = {"oracle": OraclePolicy, "explorer": ExplorerPolicy, "guided": GuidedExplorerPolicy}
+SCRIPTED_POLICIES = {"oracle": OraclePolicy, "explorer": ExplorerPolicy}

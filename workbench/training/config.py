@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,9 +27,6 @@ class PipelineConfig(BaseModel):
     scene: str = "bin_grasp"
     profile: str = "default"
     qtopt: QTOptConfig = QTOptConfig()
-    offline_policy: Literal["explorer", "guided"] = Field(
-        "guided", description="the scripted policy of the offline episodes: QT-Opt's blind explorer, or the explorer "
-        "aimed near a true object in half its episodes (workbench.sim.scripted.GuidedExplorerPolicy)")
     offline_steps: int = Field(20_000, ge=0, description="gradient steps on the collected episodes alone")
     finetune_steps: int = Field(10_000, ge=0, description="gradient steps with on-policy collection")
     steps_per_episode: int = Field(4, ge=0, description="finetuning: gradient steps per on-policy episode this "

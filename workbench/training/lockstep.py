@@ -1,14 +1,14 @@
 """A collector process beside the learner, in lockstep: the same config and seed give the same run.
 
-Collector episode ``i`` starts at learner step ``i * every``: a scripted episode (the config's
-``offline_policy``) while the learner is in its offline phase, else the CEM policy (with exploration noise) of the weights the
+Collector episode ``i`` starts at learner step ``i * every``: an explorer episode while the
+learner is in its offline phase, else the CEM policy (with exploration noise) of the weights the
 learner published at exactly that step. The learner takes episode ``i`` into its replay at step
 ``(i + lag) * every``, waiting for it if the collector is behind. Neither side ever reads what
 happens to be on disk at the moment, so two runs of one config make the same batches, the same
 updates and the same checkpoint, while the collector still runs on the other core.
 
     RUN/acting/step-NNNNNNNN.safetensors   weights published for the episode starting at that step
-    RUN/offline/beside-NNNNNN.safetensors  the collector's scripted episodes (offline phase)
+    RUN/offline/beside-NNNNNN.safetensors  the collector's explorer episodes (offline phase)
     RUN/online/collector-NNNNNN.safetensors  its on-policy episodes (finetuning)
     RUN/acting/collector-failed.txt        why the collector stopped, if it failed
 """
@@ -30,7 +30,7 @@ from policies.runtime.files import atomic_write_bytes
 from workbench.errors import UserError
 from workbench.rollout.collect import COLLECTOR_SOURCE, episode_id, make_env, seeded_episode
 from workbench.rollout.qtopt_policy import QTOptPolicy
-from workbench.sim.scripted import SCRIPTED_POLICIES
+from workbench.sim.scripted import ExplorerPolicy
 from workbench.training.config import PipelineConfig, RunPaths
 
 FAILED_NAME = "collector-failed.txt"
@@ -61,7 +61,7 @@ class Lockstep:
         return (index + self.lag) * self.every
 
     def explores(self, index: int) -> bool:
-        """The scripted policy acts (offline phase); else the learner's CEM policy."""
+        """The scripted explorer acts (offline phase); else the learner's CEM policy."""
         return self.start(index) < self.offline_steps
 
     def episodes(self) -> range:
@@ -135,13 +135,13 @@ def collect_in_lockstep(run_dir: str | Path, config: PipelineConfig) -> dict:
 def _collect(paths: RunPaths, config: PipelineConfig, lockstep: Lockstep) -> dict:
     torch.set_num_threads(1)
     qcfg = config.qtopt
-    # Scripted episodes (offline phase) under the profile, on-policy ones under finetuning's profile.
+    # Explorer episodes (offline phase) under the profile, on-policy ones under finetuning's profile.
     looks = {True: config.profile, False: config.finetune_look}
     envs: dict[str, object] = {}
     qnet = build_qnet(qcfg.arch, qcfg.image_size, max_translation=qcfg.max_translation)
     acting = QTOptPolicy(qnet, qcfg.act_cem, qcfg.action_spec(), config.explore_epsilon, config.explore_noise)
     stores = {True: OfflineStore(paths.offline), False: OfflineStore(paths.online)}
-    counts = {"scripted_episodes": 0, "qtopt_episodes": 0, "successes": 0}
+    counts = {"explorer_episodes": 0, "qtopt_episodes": 0, "successes": 0}
     try:
         for index in lockstep.episodes():
             explores = lockstep.explores(index)
@@ -154,13 +154,12 @@ def _collect(paths: RunPaths, config: PipelineConfig, lockstep: Lockstep) -> dic
             env = envs[look]
             if not explores:
                 qnet.load_state_dict(_wait_for_weights(paths, lockstep.start(index)))
-            scripted = SCRIPTED_POLICIES[config.offline_policy]
-            episode = seeded_episode(env, scripted(env) if explores else acting, config.seed, COLLECTOR_SOURCE,
-                                     index, name, config.offline_policy if explores else "qtopt",
+            episode = seeded_episode(env, ExplorerPolicy(env) if explores else acting, config.seed, COLLECTOR_SOURCE,
+                                     index, name, "explorer" if explores else "qtopt",
                                      {"index": index, "learner_step": lockstep.start(index), "scene": config.scene,
                                       "profile": look, "split": "train"})
             store.add(episode)
-            counts["scripted_episodes" if explores else "qtopt_episodes"] += 1
+            counts["explorer_episodes" if explores else "qtopt_episodes"] += 1
             counts["successes"] += episode.success
     finally:
         for env in envs.values():

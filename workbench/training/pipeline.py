@@ -1,7 +1,6 @@
 """QT-Opt's collectors beside the trainer, on two cores: the pieces `bench learn` and `workbench run` share.
 
-- ``collect_offline``: a fixed number of scripted episodes (the config's ``offline_policy``) into
-  RUN/offline/ from two processes.
+- ``collect_explorer``: a fixed number of explorer episodes into RUN/offline/ from two processes.
 - ``train_with_collector``: ``workbench.training.train.train`` in this process (one core) for fixed
   step counts, beside it one lockstep collector process (the other core, workbench.training.lockstep).
   A run directory that already holds a config.json is resumed from its checkpoint, with the config
@@ -46,14 +45,14 @@ def spawn_pool(processes: int):
     return multiprocessing.get_context("spawn").Pool(processes, initializer=set_parent_death_signal)
 
 
-def collect_offline(run_dir: str | Path, *, scene: str, profile: str, seed: int, image_size: int,
-                    episodes: int, policy: str, workers: int = 2) -> dict:
-    """Episodes 0..``episodes``-1 of the scripted ``policy`` (explorer or guided) into ``run_dir/offline``
-    from ``workers`` processes; episodes already there are kept and skipped (``workbench.rollout.collect``)."""
+def collect_explorer(run_dir: str | Path, *, scene: str, profile: str, seed: int, image_size: int,
+                     episodes: int, workers: int = 2) -> dict:
+    """Explorer episodes 0..``episodes``-1 into ``run_dir/offline`` from ``workers`` processes; episodes
+    already there are kept and skipped (``workbench.rollout.collect``)."""
     from workbench.rollout.collect import collect_worker
 
     kwargs = {"scene": scene, "profile": profile, "episodes": episodes, "seed": seed, "image_size": image_size,
-              "policy": policy, "progress": False}
+              "progress": False}
     with spawn_pool(workers) as pool:
         results = pool.starmap(collect_worker, [(str(Path(run_dir) / "offline"), kwargs, w, workers)
                                                 for w in range(workers)])
@@ -61,7 +60,7 @@ def collect_offline(run_dir: str | Path, *, scene: str, profile: str, seed: int,
         pool.join()
     written = sum(r["written"] for r in results)
     return {"episodes": written, "successes": sum(r["successes"] for r in results),
-            "policy": policy, "success_rate": sum(r["successes"] for r in results) / max(written, 1)}
+            "explorer_success": sum(r["successes"] for r in results) / max(written, 1)}
 
 
 def planned_steps(seconds: float, offline_share: float) -> tuple[int, int]:
@@ -79,7 +78,7 @@ def planned_explorer_episodes(seconds: float) -> int:
 
 def train_with_collector(run_dir: str | Path, overrides: dict, offline_steps: int, finetune_steps: int) -> dict:
     """Train ``run_dir`` in this process (one core) with a lockstep collector process beside it (the
-    other core): scripted episodes (``offline_policy``) while the learner is offline, then its CEM policy with exploration
+    other core): explorer episodes while the learner is offline, then its CEM policy with exploration
     noise (QT-Opt's collectors -> replay -> trainer, reproducible from config and seed).
 
     A new run takes ``overrides`` (PipelineConfig values) and the step counts; a run with a

@@ -129,9 +129,8 @@ def _training(run: Path, stages: dict) -> str:
     collect = stages.get("collect", {}).get("summary")
     parts = []
     if collect:
-        policy = collect.get("policy", "explorer")
-        parts.append(f"<p>Collection: {collect.get('episodes_on_disk', collect.get('episodes'))} {policy} episodes "
-                     f"on disk (success while collecting {collect.get('success_rate', 0):.1%}).</p>")
+        parts.append(f"<p>Collection: {collect.get('episodes_on_disk', collect.get('episodes'))} explorer episodes "
+                     f"on disk (explorer success while collecting {collect.get('explorer_success', 0):.1%}).</p>")
     rows = []
     for key, phase in (("warm-start", "warm start (offline phase)"), ("finetune", "finetune")):
         train = stages.get(key, {}).get("summary")
