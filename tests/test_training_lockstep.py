@@ -1,5 +1,7 @@
 """A lockstep collector beside the learner: the schedule, and two runs of one config are the same run."""
 
+import itertools
+import types
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,18 @@ def test_the_collector_ran_its_schedule_and_the_learner_took_it(two_runs):
         x, y = read_episode(first / "online" / name), read_episode(second / "online" / name)
         assert np.array_equal(x.actions, y.actions) and np.array_equal(x.images, y.images)
     assert not list((first / "acting").glob("step-*"))  # every published weight file was used and removed
+
+
+def test_a_machine_far_slower_than_nominal_still_trains_every_planned_step(tmp_path, monkeypatch):
+    """Steps are the plan: four main jobs on two cores ran 3 to 4 times slower than nominal, and
+    the run must still be the run of its seed, only later."""
+    import workbench.training.train as train_module
+
+    hours = itertools.count(0.0, 3600.0)  # every clock reading an hour after the last
+    monkeypatch.setattr(train_module, "time", types.SimpleNamespace(monotonic=lambda: next(hours)))
+    collect_explorer(tmp_path, scene="bin_grasp", profile="default", seed=3, image_size=64, episodes=4, workers=2)
+    summary = train_with_collector(tmp_path, OVERRIDES, offline_steps=8, finetune_steps=4)
+    assert summary["learner_step"] == 12 and summary["stopped_by"] == "steps"
 
 
 def run_in_two_calls(run_dir: Path) -> dict:
